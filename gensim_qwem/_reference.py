@@ -1,0 +1,115 @@
+"""Slow, obvious numpy twins of the Cython kernels: the test oracle and the executable spec.
+
+Each function consumes the same random stream (xorshift64*) as its kernel, in the same order,
+so on the same input the two agree up to float32 rounding of BLAS sums.
+"""
+import numpy as np
+
+MASK64 = (1 << 64) - 1
+
+
+class XorShift64Star:
+    """The kernels' random stream (``_random.pxd``)."""
+
+    def __init__(self, seed):
+        self.state = seed if seed != 0 else 0x9E3779B97F4A7C15
+
+    def next_u64(self):
+        s = self.state
+        s ^= s >> 12
+        s ^= (s << 25) & MASK64
+        s ^= s >> 27
+        self.state = s
+        return (s * 2685821657736338717) & MASK64
+
+
+def pair_weight(i, j, weighting):
+    """psi_ij = min(c / G_ij, max_weight) with G = A + k (a Q^T + Q a^T) / 2; 1 when weighting is None."""
+    if weighting is None:
+        return 1.0
+    g = weighting["A"][i, j] + 0.5 * weighting["negative"] * (
+        weighting["pair_rate"][i] * weighting["noise"][j] + weighting["pair_rate"][j] * weighting["noise"][i])
+    if g * weighting["max_weight"] <= weighting["scale"]:
+        return weighting["max_weight"]
+    return weighting["scale"] / g
+
+
+def train_job(vectors, indices, offsets, sample_int, subsample, cum_table, window, shrink_windows,
+              negative, alpha, seed, weighting=None):
+    """Numpy twin of ``_sgd.train_job``; updates `vectors` in place, returns (loss, kept words, pairs)."""
+    rng = XorShift64Star(seed)
+    kept, kept_offsets = [], []
+    for s in range(len(offsets) - 1):
+        kept_offsets.append(len(kept))
+        for p in range(offsets[s], offsets[s + 1]):
+            if subsample and sample_int[indices[p]] < (rng.next_u64() >> 32):
+                continue
+            kept.append(int(indices[p]))
+    kept_offsets.append(len(kept))
+    noise_total = int(cum_table[-1])
+    loss, pairs = 0.0, 0
+    for s in range(len(offsets) - 1):
+        lo, hi = kept_offsets[s], kept_offsets[s + 1]
+        for i in range(lo, hi):
+            reduced = rng.next_u64() % window if shrink_windows else 0
+            center = kept[i]
+            for j in range(max(lo, i - window + reduced), min(hi, i + window + 1 - reduced)):
+                if j == i:
+                    continue
+                work = np.zeros(vectors.shape[1], dtype=np.float32)
+                targets = [(kept[j], True)]
+                for _ in range(negative):
+                    draw = (rng.next_u64() >> 33) % noise_total
+                    targets.append((int(np.searchsorted(cum_table, draw, side="left")), False))
+                for target, positive in targets:
+                    psi = pair_weight(center, target, weighting)
+                    x = float(np.dot(vectors[center].astype(np.float64), vectors[target]))
+                    if positive:
+                        g = alpha * psi * (1 - x / 2)
+                        loss += psi * (-x + x * x / 4)
+                    else:
+                        g = -alpha * psi * (1 + x / 2)
+                        loss += psi * (x + x * x / 4)
+                    work += np.float32(g) * vectors[target]           # centre's share, applied below
+                    vectors[target] += np.float32(g) * vectors[center]  # w_t += g w_c
+                vectors[center] += work
+                pairs += 1 + negative
+    return loss, len(kept), pairs
+
+
+def count_pairs(indices, offsets, keep_prob, window, shrink_windows, vocab_size):
+    """Dense twin of the counting kernel + symmetrisation: A (V x V) of expected ordered pair counts.
+
+    Enumerates every subsampling outcome of the in-between tokens implicitly through the same
+    running distribution; without subsampling it is plain windowed counting.
+    """
+    weights = [(window - m) / window if shrink_windows else 1.0 for m in range(window)]
+    right = np.zeros((vocab_size, vocab_size))
+    for s in range(len(offsets) - 1):
+        sentence = indices[offsets[s]:offsets[s + 1]]
+        for a in range(len(sentence)):
+            between = np.zeros(window)
+            between[0] = 1.0
+            for b in range(a + 1, len(sentence)):
+                p_a = 1.0 if keep_prob is None else keep_prob[sentence[a]]
+                p_b = 1.0 if keep_prob is None else keep_prob[sentence[b]]
+                right[sentence[a], sentence[b]] += p_a * p_b * float(between @ weights)
+                between = np.concatenate([[between[0] * (1 - p_b)], between[1:] * (1 - p_b) + between[:-1] * p_b])
+    return right + right.T
+
+
+def count_pairs_by_sampling(indices, offsets, keep_prob, window, shrink_windows, vocab_size, trials, seed=0):
+    """Monte-Carlo check of the expectation: really subsample and shrink windows, count (centre, context)."""
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((vocab_size, vocab_size))
+    for _ in range(trials):
+        for s in range(len(offsets) - 1):
+            sentence = np.asarray(indices[offsets[s]:offsets[s + 1]])
+            if keep_prob is not None:
+                sentence = sentence[rng.random(len(sentence)) < keep_prob[sentence]]
+            for i, center in enumerate(sentence):
+                reduced = rng.integers(window) if shrink_windows else 0
+                for j in range(max(0, i - window + reduced), min(len(sentence), i + window + 1 - reduced)):
+                    if j != i:
+                        counts[center, sentence[j]] += 1
+    return counts / trials

@@ -1,0 +1,49 @@
+"""Closed-form QWEM: eigen-solver, converged embeddings and the training trajectory (THEORY §4-§5)."""
+import numpy as np
+from scipy.sparse.linalg import eigsh
+
+
+def top_eigenpairs(operator, k, tol=1e-6, seed=0, maxiter=None):
+    """Top-`k` eigenpairs of a symmetric operator by *signed* value, in decreasing order.
+
+    Uses Lanczos (``eigsh(which="LA")``) through matrix products only. ``which="LM"`` would return the
+    large negative eigenvalue of the ``-2 * 1 1^T`` part first.
+    """
+    n = operator.shape[0]
+    if not 1 <= k < n:
+        raise ValueError(f"The number of eigenpairs must be in [1, {n - 1}] for a vocabulary of {n} words. "
+                         f"Got {k} instead.")
+    v0 = np.random.default_rng(seed).standard_normal(n)
+    values, vectors = eigsh(operator, k=k, which="LA", tol=tol, v0=v0, maxiter=maxiter,
+                            ncv=min(n, max(2 * k + 1, 20)))
+    order = np.argsort(values)[::-1]
+    return values[order], vectors[:, order]
+
+
+def embeddings_from_eigenpairs(eigenvalues, eigenvectors):
+    """W* = U_d diag(sqrt(max(lambda, 0))): negative modes are never learned and give zero columns."""
+    return eigenvectors * np.sqrt(np.maximum(eigenvalues, 0.0))
+
+
+def singular_value_trajectory(eigenvalues, init_sq, times):
+    """s_k(t)^2 = lambda_k / (1 + (lambda_k / s_0^2 - 1) exp(-lambda_k t)), returned as s_k(t).
+
+    Shape (len(times), len(eigenvalues)). This solves d(s^2)/dt = s^2 (lambda - s^2), the aligned gradient
+    flow dW/dt = (M* - W W^T) W / 2, for any sign of lambda (modes with lambda <= 0 decay; lambda = 0 is
+    the limit s^2 = s_0^2 / (1 + s_0^2 t)).
+    """
+    lam = np.asarray(eigenvalues, dtype=np.float64)[None, :]
+    t = np.asarray(times, dtype=np.float64)[:, None]
+    s0 = float(init_sq)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        nonzero = lam / (1.0 + (lam / s0 - 1.0) * np.exp(-lam * t))
+        zero = s0 / (1.0 + s0 * t)   # limit lambda -> 0
+    sq = np.where(np.abs(lam) > 1e-12, nonzero, zero)
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
+def mode_onset_times(eigenvalues, init_sq):
+    """tau_k = ln(lambda_k / s_0^2) / lambda_k: when mode k switches on (inf for lambda_k <= s_0^2)."""
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(lam > init_sq, np.log(lam / init_sq) / lam, np.inf)

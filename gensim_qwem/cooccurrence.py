@@ -1,0 +1,179 @@
+"""Corpus -> pair statistics (THEORY §2): the expected positive-pair counts A and the unigram counts.
+
+Statistics of independent chunks of a corpus add up (``PairStatistics.__add__``), so counting can be
+spread over shards (threads here, or Dask workers over files) as long as every shard uses the same
+vocabulary and subsampling probabilities.
+"""
+import logging
+import queue
+import threading
+from timeit import default_timer
+
+import numpy as np
+import scipy.sparse
+from gensim import utils
+
+from gensim_qwem._cooccurrence import count_pairs_job
+from gensim_qwem._sgd import sentences_to_indices
+
+logger = logging.getLogger(__name__)
+
+
+class PairStatistics(utils.SaveLoad):
+    """Expected pair counts of one pass over a corpus under the trainer's sampling scheme.
+
+    Attributes
+    ----------
+    cooccurrence : scipy.sparse.csr_matrix, float64, V x V, symmetric
+        ``A[i, j]``: expected number of (centre i, context j) positive pairs per epoch, with the window
+        shrinking, OOV removal and subsampling rules of the trainer.
+    word_counts : numpy.ndarray, int64, V
+        In-vocabulary token counts of the counted text (before subsampling).
+    window, shrink_windows : int, bool
+        The windowing the counts were made with.
+    keep_prob : numpy.ndarray, float64, V
+        Subsampling keep probabilities used (all ones without subsampling).
+    """
+
+    def __init__(self, cooccurrence, word_counts, window, shrink_windows, keep_prob, sentences=0):
+        self.cooccurrence = scipy.sparse.csr_matrix(cooccurrence, dtype=np.float64)
+        self.word_counts = np.asarray(word_counts, dtype=np.int64)
+        self.window = int(window)
+        self.shrink_windows = bool(shrink_windows)
+        self.keep_prob = np.asarray(keep_prob, dtype=np.float64)
+        self.sentences = int(sentences)
+
+    @property
+    def vocab_size(self):
+        return self.cooccurrence.shape[0]
+
+    @property
+    def pair_rate(self):
+        """a_i = sum_j A_ij: expected positive pairs with centre i per epoch."""
+        return np.asarray(self.cooccurrence.sum(axis=1)).ravel()
+
+    def matches(self, keep_prob, window, shrink_windows):
+        """Whether these counts were made with the given sampling scheme."""
+        return (self.window == window and self.shrink_windows == bool(shrink_windows)
+                and self.keep_prob.shape == np.shape(keep_prob) and np.allclose(self.keep_prob, keep_prob))
+
+    def __add__(self, other):
+        if not isinstance(other, PairStatistics):
+            return NotImplemented
+        if other.vocab_size != self.vocab_size or not self.matches(other.keep_prob, other.window,
+                                                                   other.shrink_windows):
+            raise ValueError(
+                "Pair statistics add up only when counted with the same vocabulary, window, shrink_windows "
+                "and subsampling; count every shard with the same model settings.")
+        return PairStatistics(self.cooccurrence + other.cooccurrence, self.word_counts + other.word_counts,
+                              self.window, self.shrink_windows, self.keep_prob, self.sentences + other.sentences)
+
+    def __repr__(self):
+        return (f"PairStatistics(vocab_size={self.vocab_size}, nnz={self.cooccurrence.nnz}, "
+                f"window={self.window}, shrink_windows={self.shrink_windows}, sentences={self.sentences})")
+
+
+def keep_probabilities(sample_int):
+    """Subsampling keep probability of each word, exactly as the trainer draws it: (sample_int + 1) / 2**32."""
+    return np.minimum(1.0, (np.asarray(sample_int, dtype=np.float64) + 1.0) / 2.0 ** 32)
+
+
+def count_chunk(indices, offsets, keep_prob, window, shrink_windows, vocab_size):
+    """Counts of one chunk of indexed sentences -> symmetric CSR A (float64). Releases the GIL in the kernel."""
+    subsample = bool(np.any(keep_prob < 1.0))
+    rows, cols, vals = count_pairs_job(indices, offsets, keep_prob, subsample, window, shrink_windows)
+    right = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(vocab_size, vocab_size))
+    right.sum_duplicates()
+    return right + right.T.tocsr()
+
+
+def _chunks(corpus_iterable, key_to_index, chunk_words):
+    """Yield (indices, offsets, raw_words, sentences) for chunks of about `chunk_words` raw tokens."""
+    batch, size = [], 0
+    for sentence in corpus_iterable:
+        batch.append(sentence)
+        size += len(sentence)
+        if size >= chunk_words:
+            yield sentences_to_indices(batch, key_to_index) + (len(batch),)
+            batch, size = [], 0
+    if batch:
+        yield sentences_to_indices(batch, key_to_index) + (len(batch),)
+
+
+def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_windows=True, workers=1,
+                     chunk_words=500_000, progress_per=5.0):
+    """Count :class:`PairStatistics` of a corpus with `workers` threads over chunks of `chunk_words` tokens.
+
+    Parameters
+    ----------
+    corpus_iterable : iterable of list of str
+        The sentences, as given to ``Word2Vec.train``.
+    key_to_index : dict
+        Vocabulary (``model.wv.key_to_index``); other tokens are removed before windowing.
+    keep_prob : numpy.ndarray
+        Subsampling keep probability per word (:func:`keep_probabilities`).
+    window : int
+        Maximum distance between centre and context, as gensim's ``window``.
+    shrink_windows : bool
+        Whether the trainer draws a reduced window per centre (gensim's ``shrink_windows``).
+    workers : int
+        Counting threads.
+    """
+    vocab_size = len(keep_prob)
+    keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
+    results, errors = [], []
+    word_counts = np.zeros(vocab_size, dtype=np.int64)
+    jobs = queue.Queue(maxsize=2 * workers)
+
+    def worker():
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            if errors:
+                continue
+            try:
+                results.append(count_chunk(job[0], job[1], keep_prob, window, shrink_windows, vocab_size))
+            except BaseException as error:  # reported to the caller below
+                errors.append(error)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, workers))]
+    for thread in threads:
+        thread.start()
+    start = next_report = default_timer()
+    raw_words = sentences = 0
+    try:
+        for indices, offsets, raw, n_sentences in _chunks(corpus_iterable, key_to_index, chunk_words):
+            word_counts += np.bincount(indices, minlength=vocab_size)
+            raw_words += raw
+            sentences += n_sentences
+            jobs.put((indices, offsets))
+            if errors:
+                break
+            if default_timer() >= next_report:
+                logger.info("PAIR COUNTING: %i sentences, %i words, %.0f words/s", sentences, raw_words,
+                            raw_words / max(default_timer() - start, 1e-9))
+                next_report = default_timer() + progress_per
+    finally:
+        for _ in threads:
+            jobs.put(None)
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    cooccurrence = _sum_tree(results, vocab_size)
+    logger.info("counted pair statistics of %i sentences, %i words in %.1fs: %i distinct pairs",
+                sentences, raw_words, default_timer() - start, cooccurrence.nnz)
+    return PairStatistics(cooccurrence, word_counts, window, shrink_windows, keep_prob, sentences)
+
+
+def _sum_tree(matrices, size):
+    """Sum sparse matrices pairwise (balanced), so each entry is copied O(log n) times, not O(n)."""
+    if not matrices:
+        return scipy.sparse.csr_matrix((size, size), dtype=np.float64)
+    while len(matrices) > 1:
+        matrices = [matrices[i] + matrices[i + 1] if i + 1 < len(matrices) else matrices[i]
+                    for i in range(0, len(matrices), 2)]
+    total = matrices[0].tocsr()
+    total.sort_indices()
+    return total

@@ -1,0 +1,466 @@
+"""QWEM: a drop-in for :class:`gensim.models.Word2Vec` trained on the quadratic word embedding loss.
+
+Orchestration only: the maths lives in ``cooccurrence`` (statistics), ``target`` (M*),
+``closed_form`` (eigen-solver, trajectory) and the Cython kernels ``_sgd`` / ``_cooccurrence``.
+"""
+import logging
+import numbers
+import os
+import threading
+from types import GeneratorType
+
+import numpy as np
+from gensim.models.keyedvectors import KeyedVectors
+from gensim.models.word2vec import MAX_WORDS_IN_BATCH, LineSentence, Word2Vec
+
+from gensim_qwem._sgd import sentences_to_indices, train_job
+from gensim_qwem.closed_form import embeddings_from_eigenpairs, top_eigenpairs
+from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
+from gensim_qwem.target import TargetOperator
+
+logger = logging.getLogger(__name__)
+
+REAL = np.float32
+WEIGHTINGS = ("uniform", "none")
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training produced non-finite weights; the model keeps the weights of the last finite epoch."""
+
+
+def _param_error(name, requirement, value, exc=ValueError):
+    return exc(f"The '{name}' parameter of QWEM must be {requirement}. Got {value!r} instead.")
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise _param_error(name, f"an int >= {minimum}", value, TypeError)
+    if value < minimum:
+        raise _param_error(name, f"an int >= {minimum}", value)
+
+
+def _check_real(name, value, minimum, strict=True, maximum=None):
+    bound = f"> {minimum}" if strict else f">= {minimum}"
+    if maximum is not None:
+        bound += f" and <= {maximum}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _param_error(name, f"a number {bound}", value, TypeError)
+    if not np.isfinite(value) or (value <= minimum if strict else value < minimum) or (
+            maximum is not None and value > maximum):
+        raise _param_error(name, f"a number {bound}", value)
+
+
+def _is_one_shot(corpus):
+    """True for iterators (generators, file objects...) that cannot be iterated twice."""
+    return isinstance(corpus, GeneratorType) or iter(corpus) is corpus
+
+
+class QWEM(Word2Vec):
+    """Quadratic word embedding model: skip-gram negative sampling with the loss expanded to second
+    order and tied word/context vectors, whose trained embeddings are known in closed form.
+
+    Takes :class:`~gensim.models.word2vec.Word2Vec`'s parameters with the same meaning; QWEM is always
+    skip-gram with negative sampling (``sg=1, hs=0``). Only the parameters that differ are listed.
+
+    Parameters
+    ----------
+    weighting : {'uniform', 'none'}
+        ``'uniform'`` weights each pair update by ``c / G_ij`` so that training minimises
+        ``||W W^T - M*||_F^2`` and converges to :meth:`analytic_solution`; ``'none'`` weights all
+        updates 1 (the G-weighted factorisation, closer to plain word2vec, faster, no closed form).
+    init_scale : float
+        Standard deviation of the initial Gaussian weights. Small values make the stepwise,
+        one-direction-at-a-time learning visible; the closed form does not depend on it.
+    max_weight : float
+        Cap on the uniform pair weight ``c / G_ij``; pairs of two rare words would otherwise take
+        steps large enough to diverge. Pairs below the cap are weighted exactly.
+    alpha : float
+        Initial learning rate (default 0.025 as Word2Vec).
+    """
+
+    def __init__(
+            self, sentences=None, corpus_file=None, vector_size=100, alpha=0.025, window=5, min_count=5,
+            max_vocab_size=None, sample=1e-3, seed=1, workers=3, min_alpha=0.0001,
+            sg=1, hs=0, negative=5, ns_exponent=0.75, cbow_mean=1, hashfxn=hash, epochs=5, null_word=0,
+            trim_rule=None, sorted_vocab=1, batch_words=MAX_WORDS_IN_BATCH, compute_loss=False, callbacks=(),
+            comment=None, max_final_vocab=None, shrink_windows=True,
+            weighting="uniform", init_scale=None, max_weight=100.0,
+    ):
+        self.weighting = weighting
+        self.init_scale = init_scale
+        self.max_weight = max_weight
+        self.statistics = None
+        self.epoch_losses = []
+        self._loss_lock = threading.Lock()
+        self._worker_error = None
+        self._check_model_parameters(sg=sg, hs=hs, vector_size=vector_size, window=window, negative=negative,
+                                     epochs=epochs, workers=workers, alpha=alpha, min_alpha=min_alpha,
+                                     sample=sample, ns_exponent=ns_exponent, min_count=min_count)
+        super().__init__(
+            sentences=sentences, corpus_file=corpus_file, vector_size=vector_size, alpha=alpha, window=window,
+            min_count=min_count, max_vocab_size=max_vocab_size, sample=sample, seed=seed, workers=workers,
+            min_alpha=min_alpha, sg=sg, hs=hs, negative=negative, ns_exponent=ns_exponent, cbow_mean=cbow_mean,
+            hashfxn=hashfxn, epochs=epochs, null_word=null_word, trim_rule=trim_rule, sorted_vocab=sorted_vocab,
+            batch_words=batch_words, compute_loss=compute_loss, callbacks=callbacks, comment=comment,
+            max_final_vocab=max_final_vocab, shrink_windows=shrink_windows,
+        )
+
+    # ------------------------------------------------------------------ parameters
+    def _check_model_parameters(self, **overrides):
+        """Validate hyper-parameters where they are used (users change attributes between calls)."""
+        get = lambda name: overrides[name] if name in overrides else getattr(self, name)  # noqa: E731
+        if get("sg") != 1:
+            raise ValueError("QWEM is a skip-gram model: the 'sg' parameter of QWEM must be 1. "
+                             f"Got {get('sg')!r} instead (CBOW, sg=0, is not supported).")
+        if get("hs") != 0:
+            raise ValueError("QWEM trains with negative sampling only: the 'hs' parameter of QWEM must be 0. "
+                             f"Got {get('hs')!r} instead (hierarchical softmax has no quadratic form).")
+        vector_size = get("vector_size") if "vector_size" in overrides else self.wv.vector_size
+        _check_int("vector_size", vector_size, 1)
+        _check_int("window", get("window"), 1)
+        _check_int("negative", get("negative"), 1)
+        _check_int("epochs", get("epochs"), 1)
+        _check_int("workers", get("workers"), 1)
+        _check_int("min_count", get("min_count"), 0)
+        _check_real("alpha", get("alpha"), 0.0)
+        _check_real("min_alpha", get("min_alpha"), 0.0, strict=False)
+        _check_real("sample", get("sample") or 0, 0.0, strict=False)
+        _check_real("ns_exponent", get("ns_exponent"), -np.inf)
+        if self.weighting not in WEIGHTINGS:
+            raise _param_error("weighting", f"one of {WEIGHTINGS}", self.weighting)
+        if self.init_scale is not None:
+            _check_real("init_scale", self.init_scale, 0.0)
+        _check_real("max_weight", self.max_weight, 0.0)
+
+    def _effective_init_scale(self):
+        """Default init: gensim's per-entry spread, N(0, 1 / (3 d^2)) ~ uniform(-1/d, 1/d)."""
+        if self.init_scale is not None:
+            return float(self.init_scale)
+        return 1.0 / (np.sqrt(3.0) * self.wv.vector_size)
+
+    # ------------------------------------------------------------------ tied weights
+    @property
+    def syn1neg(self):
+        """Context vectors: with tied weights the very same array as ``wv.vectors`` (never a copy)."""
+        return self.wv.vectors
+
+    @property
+    def init_sq(self):
+        """s_0^2 = d * init_scale^2: the initial squared singular value used by the trajectory."""
+        return self.wv.vector_size * self._effective_init_scale() ** 2
+
+    def init_weights(self):
+        """Gaussian N(0, init_scale^2) weights, seeded by `seed`; one matrix for words and contexts."""
+        logger.info("resetting layer weights")
+        rng = np.random.default_rng(self.seed)
+        self.wv.vectors = (rng.standard_normal((len(self.wv), self.wv.vector_size))
+                           * self._effective_init_scale()).astype(REAL)
+        self.wv.allocate_vecattrs()
+        self.wv.norms = None
+        self.random = np.random.default_rng(self.seed)
+
+    def update_weights(self):
+        raise NotImplementedError("QWEM does not support build_vocab(update=True)")
+
+    # ------------------------------------------------------------------ vocabulary + statistics
+    def build_vocab(self, corpus_iterable=None, corpus_file=None, update=False, progress_per=10000,
+                    keep_raw_vocab=False, trim_rule=None, **kwargs):
+        """Build the vocabulary as Word2Vec does, then count the pair statistics (second pass).
+
+        The statistics need a second pass over the corpus; for a one-shot iterator they are counted
+        later, from the training corpus, when first needed.
+        """
+        if update:
+            raise ValueError(
+                "QWEM does not support build_vocab(update=True): its pair statistics and closed form are "
+                "defined over one fixed vocabulary, and new words would need a recount of the whole corpus. "
+                "Build a new model on the combined corpus instead.")
+        self._check_model_parameters()
+        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
+        previous = self._snapshot_vocab()
+        try:
+            super().build_vocab(corpus_iterable=corpus_iterable, corpus_file=corpus_file, update=False,
+                                progress_per=progress_per, keep_raw_vocab=keep_raw_vocab, trim_rule=trim_rule,
+                                **kwargs)
+            if len(self.wv) == 0:
+                raise ValueError(
+                    f"No word occurs at least min_count={self.min_count} times (corpus of "
+                    f"{self.corpus_total_words} words in {self.corpus_count} sentences), so the vocabulary "
+                    "is empty. Lower min_count or give a larger corpus.")
+        except BaseException:
+            self._restore_vocab(previous)
+            raise
+        self.statistics = None
+        if corpus_file is not None:
+            corpus_iterable = LineSentence(corpus_file)
+        if _is_one_shot(corpus_iterable):
+            logger.warning("the corpus is a one-shot iterator: pair statistics will be counted from the "
+                           "training corpus when first needed")
+        else:
+            self.count_statistics(corpus_iterable)
+
+    def build_vocab_from_freq(self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None,
+                              update=False):
+        """As Word2Vec's; pair statistics are counted from the training corpus when first needed."""
+        if update:
+            self.build_vocab(update=True)
+        self._check_model_parameters()
+        super().build_vocab_from_freq(word_freq, keep_raw_vocab=keep_raw_vocab, corpus_count=corpus_count,
+                                      trim_rule=trim_rule, update=False)
+        self.statistics = None
+
+    def _snapshot_vocab(self):
+        return {name: getattr(self, name, None) for name in
+                ("wv", "corpus_count", "corpus_total_words", "raw_vocab", "cum_table", "statistics",
+                 "min_count", "sample", "effective_min_count")}
+
+    def _restore_vocab(self, snapshot):
+        # gensim's build_vocab mutates self.wv in place; rebuild a fresh KeyedVectors on failure
+        for name, value in snapshot.items():
+            setattr(self, name, value)
+
+    def _check_corpus(self, corpus_iterable, corpus_file):
+        """Clear errors for corpora gensim would silently misread; returns the corpus to use."""
+        if isinstance(corpus_iterable, (str, bytes)):
+            raise TypeError(
+                "corpus_iterable must be an iterable of token lists, not a string. For a file on disk pass "
+                f"corpus_file={corpus_iterable!r} or LineSentence({corpus_iterable!r}); for raw text "
+                "pass [text.split()].")
+        if corpus_file is not None:
+            if not isinstance(corpus_file, (str, os.PathLike)):
+                raise TypeError(f"corpus_file must be a path to a text file, got {type(corpus_file).__name__}.")
+            if not os.path.isfile(corpus_file):
+                raise FileNotFoundError(f"corpus_file {str(corpus_file)!r} does not exist or is not a file.")
+        return corpus_iterable
+
+    def _sampling_scheme(self):
+        """(keep probabilities, window, shrink_windows) exactly as the trainer samples pairs."""
+        if self.sample:
+            keep = keep_probabilities(self.wv.expandos["sample_int"])
+        else:
+            keep = np.ones(len(self.wv))
+        return keep, self.window, self.shrink_windows
+
+    def count_statistics(self, corpus_iterable=None, corpus_file=None, workers=None):
+        """(Re)count the pair statistics A of a corpus under the current vocabulary and sampling settings.
+
+        Returns the :class:`~gensim_qwem.cooccurrence.PairStatistics`, also stored as ``self.statistics``.
+        """
+        if not self.wv.key_to_index:
+            raise RuntimeError("You must build the vocabulary (build_vocab) before counting pair statistics.")
+        self._check_corpus(corpus_iterable, corpus_file)
+        if corpus_file is not None:
+            corpus_iterable = LineSentence(corpus_file)
+        if corpus_iterable is None:
+            raise TypeError("Pass corpus_iterable or corpus_file to count pair statistics.")
+        keep, window, shrink = self._sampling_scheme()
+        self.statistics = count_statistics(corpus_iterable, self.wv.key_to_index, keep, window, shrink,
+                                           workers=workers or self.workers)
+        return self.statistics
+
+    def _current_statistics(self):
+        if self.statistics is None:
+            raise RuntimeError(
+                "This model has no pair statistics yet. Build the vocabulary from a re-iterable corpus "
+                "(a list, LineSentence or corpus_file), or call model.count_statistics(corpus).")
+        if not self.statistics.matches(*self._sampling_scheme()):
+            raise RuntimeError(
+                "The pair statistics were counted with other window/shrink_windows/sample settings than the "
+                "model has now; call model.count_statistics(corpus) to recount them.")
+        return self.statistics
+
+    def target_operator(self):
+        """M* of this model's statistics and sampling settings, as a ``LinearOperator`` (THEORY §2)."""
+        stats = self._current_statistics()
+        return TargetOperator(stats.cooccurrence, self._vocab_counts(), self.negative, self.ns_exponent)
+
+    def _vocab_counts(self):
+        return np.asarray(self.wv.expandos["count"], dtype=np.int64)
+
+    # ------------------------------------------------------------------ closed form
+    def analytic_solution(self, vector_size=None, replace=False, tol=1e-6):
+        """Embeddings that uniform-weighted training converges to: ``W* = U_d sqrt(max(lambda, 0))``.
+
+        Parameters
+        ----------
+        vector_size : int, optional
+            Number of eigen-directions d (default: the model's ``vector_size``).
+        replace : bool
+            Also write W* into the model's weights, so ``model.wv`` evaluates it and training continues
+            from it (requires ``vector_size`` equal to the model's).
+        tol : float
+            Relative accuracy of the Lanczos eigensolver.
+
+        Returns
+        -------
+        gensim.models.KeyedVectors
+            Same vocabulary and order as ``model.wv``.
+        """
+        dim = self.wv.vector_size if vector_size is None else vector_size
+        _check_int("vector_size", dim, 1)
+        if dim >= len(self.wv):
+            raise ValueError(f"analytic_solution needs vector_size < vocabulary size ({len(self.wv)} words). "
+                             f"Got vector_size={dim}; ask for fewer dimensions or use a larger vocabulary.")
+        if replace and dim != self.wv.vector_size:
+            raise ValueError(f"replace=True needs vector_size == model.vector_size ({self.wv.vector_size}). "
+                             f"Got {dim} instead.")
+        eigenvalues, eigenvectors = top_eigenpairs(self.target_operator(), dim, tol=tol, seed=self.seed)
+        self.eigenvalues_ = eigenvalues
+        weights = embeddings_from_eigenpairs(eigenvalues, eigenvectors)
+        kv = KeyedVectors(dim, count=len(self.wv), dtype=REAL)
+        kv.index_to_key = list(self.wv.index_to_key)
+        kv.key_to_index = dict(self.wv.key_to_index)
+        kv.vectors = weights.astype(REAL)
+        kv.expandos = {key: np.array(value) for key, value in self.wv.expandos.items()}
+        if replace:
+            self.wv.vectors[...] = kv.vectors
+            self.wv.norms = None
+        return kv
+
+    # ------------------------------------------------------------------ training
+    def train(self, corpus_iterable=None, corpus_file=None, total_examples=None, total_words=None,
+              epochs=None, start_alpha=None, end_alpha=None, word_count=0, queue_factor=2, report_delay=1.0,
+              compute_loss=False, callbacks=(), **kwargs):
+        """Train as :meth:`gensim.models.Word2Vec.train` does, with the QWEM update (THEORY §1).
+
+        `corpus_file` is read with :class:`~gensim.models.word2vec.LineSentence` through the same
+        job queue as `corpus_iterable`, so both give identical results for the same seed. After each
+        epoch the weights are checked; non-finite weights raise :class:`TrainingDivergedError` and
+        the weights of the last finite epoch are restored.
+        """
+        self._check_model_parameters(epochs=epochs if epochs is not None else self.epochs)
+        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
+        if not self.wv.key_to_index:
+            raise RuntimeError("You must first build the vocabulary (build_vocab) before training the model.")
+        if self.weighting == "uniform":
+            self._prepare_uniform_weights(corpus_iterable, corpus_file)
+        self.epoch_losses = []
+        return super().train(
+            corpus_iterable=corpus_iterable, corpus_file=corpus_file, total_examples=total_examples,
+            total_words=total_words, epochs=epochs, start_alpha=start_alpha, end_alpha=end_alpha,
+            word_count=word_count, queue_factor=queue_factor, report_delay=report_delay,
+            compute_loss=compute_loss, callbacks=callbacks, **kwargs)
+
+    def _prepare_uniform_weights(self, corpus_iterable, corpus_file):
+        """Arrays the kernel needs for psi_ij = c / G_ij; counts the statistics first if missing."""
+        keep, window, shrink = self._sampling_scheme()
+        if self.statistics is None or not self.statistics.matches(keep, window, shrink):
+            source = LineSentence(corpus_file) if corpus_file is not None else corpus_iterable
+            if source is None or _is_one_shot(source):
+                raise ValueError(
+                    "weighting='uniform' needs the pair statistics of the corpus before training, which takes "
+                    "an extra pass over it, and this corpus is a one-shot iterator. Pass a re-iterable corpus "
+                    "(a list, LineSentence or corpus_file), call model.count_statistics(corpus) first, or use "
+                    "weighting='none'.")
+            logger.info("counting pair statistics for weighting='uniform'")
+            self.count_statistics(source)
+        operator = self.target_operator()
+        A = self.statistics.cooccurrence
+        self._uniform = dict(
+            indptr=A.indptr.astype(np.int64), indices=A.indices.astype(np.int32), data=A.data,
+            pair_rate=operator.pair_rate, noise=operator.noise,
+            scale=operator.weight_sum() / float(len(self.wv)) ** 2,
+        )
+
+    def _train_epoch(self, data_iterable, cur_epoch=0, total_examples=None, total_words=None, queue_factor=2,
+                     report_delay=1.0, callbacks=()):
+        last_good = self.wv.vectors.copy()
+        loss_before = self.running_training_loss
+        self._worker_error = None
+        result = super()._train_epoch(data_iterable, cur_epoch=cur_epoch, total_examples=total_examples,
+                                      total_words=total_words, queue_factor=queue_factor,
+                                      report_delay=report_delay, callbacks=callbacks)
+        if self._worker_error is not None:
+            self.wv.vectors[...] = last_good
+            error, self._worker_error = self._worker_error, None
+            raise error
+        if not np.all(np.isfinite(self.wv.vectors)):
+            self.wv.vectors[...] = last_good
+            self.wv.norms = None
+            raise TrainingDivergedError(
+                f"QWEM training diverged in epoch {cur_epoch + 1} of {self.epochs} (alpha={self.alpha}, "
+                f"weighting={self.weighting!r}): the weights became non-finite. The model keeps the weights "
+                f"from before that epoch. Try a smaller alpha, e.g. alpha={self.alpha / 4:g}.")
+        self.epoch_losses.append(self.running_training_loss - loss_before)
+        return result
+
+    def _train_epoch_corpusfile(self, corpus_file, cur_epoch=0, total_examples=None, total_words=None,
+                                callbacks=(), **kwargs):
+        # same job queue and kernel as corpus_iterable, reading the file with LineSentence
+        return self._train_epoch(LineSentence(corpus_file), cur_epoch=cur_epoch, total_examples=total_examples,
+                                 total_words=total_words, callbacks=callbacks)
+
+    def _job_producer(self, data_iterator, job_queue, cur_epoch=0, total_examples=None, total_words=None):
+        # a corpus that raises mid-epoch must reach the caller, not leave the workers waiting forever
+        try:
+            super()._job_producer(data_iterator, job_queue, cur_epoch=cur_epoch, total_examples=total_examples,
+                                  total_words=total_words)
+        except BaseException as error:
+            self._worker_error = self._worker_error or error
+            for _ in range(self.workers):
+                job_queue.put(None)
+
+    def _worker_loop(self, job_queue, progress_queue):
+        work = self._get_thread_working_mem()
+        while True:
+            job = job_queue.get()
+            if job is None:
+                progress_queue.put(None)
+                return
+            sentences, alpha = job
+            tally = raw = 0
+            if self._worker_error is None:  # after an error, drain the queue so the producer never blocks
+                try:
+                    tally, raw = self._do_train_job(sentences, alpha, work)
+                except BaseException as error:
+                    self._worker_error = self._worker_error or error
+            progress_queue.put((len(sentences), tally, raw))
+
+    def _get_thread_working_mem(self):
+        return np.zeros(self.wv.vector_size, dtype=REAL)
+
+    def _do_train_job(self, sentences, alpha, work):
+        """One job: tokens -> indices (GIL held), then the nogil kernel. Returns (effective, raw) words."""
+        indices, offsets, raw_words = sentences_to_indices(sentences, self.wv.key_to_index)
+        seed = int(self.random.integers(1, 2 ** 63))
+        uniform = self.weighting == "uniform"
+        u = self._uniform if uniform else _EMPTY_WEIGHTS
+        loss, effective, _ = train_job(
+            self.wv.vectors, indices, offsets, self.wv.expandos["sample_int"], bool(self.sample),
+            self.cum_table, self.window, self.shrink_windows, self.negative, alpha, seed,
+            uniform, u["indptr"], u["indices"], u["data"], u["pair_rate"], u["noise"], u["scale"],
+            float(self.max_weight), work)
+        if self.compute_loss:
+            with self._loss_lock:
+                self.running_training_loss += loss
+        return effective, raw_words
+
+    def _clear_post_train(self):
+        self.wv.norms = None
+
+    # ------------------------------------------------------------------ persistence
+    def _save_specials(self, fname, separately, sep_limit, ignore, pickle_protocol, compress, subname):
+        ignore = set(ignore).union(["_loss_lock", "_uniform", "_worker_error"])
+        return super()._save_specials(fname, separately, sep_limit, ignore, pickle_protocol, compress, subname)
+
+    def _load_specials(self, *args, **kwargs):
+        super()._load_specials(*args, **kwargs)
+        self._loss_lock = threading.Lock()
+        self._worker_error = None
+        if not isinstance(self.random, np.random.Generator):
+            self.random = np.random.default_rng(self.seed)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for name in ("_loss_lock", "_uniform", "_worker_error"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._loss_lock = threading.Lock()
+        self._worker_error = None
+
+
+_EMPTY_WEIGHTS = dict(indptr=np.zeros(1, dtype=np.int64), indices=np.zeros(0, dtype=np.int32),
+                      data=np.zeros(0), pair_rate=np.zeros(0), noise=np.zeros(0), scale=1.0)
