@@ -1,0 +1,164 @@
+"""Each Cython kernel against its numpy twin (gensim_qwem._reference)."""
+import numpy as np
+import pytest
+import scipy.sparse
+
+from gensim_qwem import _reference
+from gensim_qwem._cooccurrence import count_pairs_job
+from gensim_qwem._sgd import sentences_to_indices, train_job
+from gensim_qwem.cooccurrence import count_chunk, keep_probabilities
+from gensim_qwem.target import TargetOperator, dense_target, noise_distribution
+
+
+def random_corpus(rng, vocab_size, n_sentences, max_len):
+    lengths = rng.integers(0, max_len + 1, n_sentences)
+    indices = rng.integers(0, vocab_size, lengths.sum()).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return indices, offsets
+
+
+def cum_table_for(counts, exponent=0.75, domain=2 ** 31 - 1):
+    weights = np.asarray(counts, dtype=float) ** exponent
+    return np.round(np.cumsum(weights) / weights.sum() * domain).astype(np.uint32)
+
+
+def test_sentences_to_indices_drops_oov_and_keeps_long_sentences_whole():
+    vocab = {"a": 0, "b": 1}
+    long_sentence = ["a", "x", "b"] * 5000  # 15,000 tokens: gensim's kernel would cut at 10,000
+    indices, offsets, raw = sentences_to_indices([["a", "zz", "b"], [], long_sentence], vocab)
+    assert raw == 3 + 15000
+    assert offsets.tolist() == [0, 2, 2, 2 + 10000]
+    assert indices[:2].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("sentence", ["a plain string", None])
+def test_sentences_to_indices_rejects_non_token_lists(sentence):
+    with pytest.raises(TypeError, match="list of tokens"):
+        sentences_to_indices([["a"], sentence], {"a": 0})
+
+
+@pytest.mark.parametrize("shrink", [True, False])
+@pytest.mark.parametrize("subsample", [True, False])
+@pytest.mark.parametrize("uniform", [True, False])
+def test_sgd_kernel_matches_numpy_twin(shrink, subsample, uniform):
+    rng = np.random.default_rng(0)
+    vocab_size, dim, window, negative = 12, 8, 3, 3
+    indices, offsets = random_corpus(rng, vocab_size, 6, 9)
+    counts = np.bincount(indices, minlength=vocab_size) + 1
+    sample_int = (rng.random(vocab_size) * 2 ** 32).astype(np.uint32)
+    cum_table = cum_table_for(counts)
+    vectors = (rng.standard_normal((vocab_size, dim)) * 0.3).astype(np.float32)
+    A = count_chunk(indices, offsets, np.ones(vocab_size), window, shrink, vocab_size)
+    op = TargetOperator(A, counts, negative, 0.75)
+    scale = op.weight_sum() / vocab_size ** 2
+    weighting = dict(A=A.toarray(), negative=negative, pair_rate=op.pair_rate, noise=op.noise, scale=scale,
+                     max_weight=5.0) if uniform else None
+    expected = vectors.copy()
+    loss_ref, kept_ref, pairs_ref = _reference.train_job(
+        expected, indices, offsets, sample_int, subsample, cum_table, window, shrink, negative, 0.05, 12345,
+        weighting)
+    got = vectors.copy()
+    A.sort_indices()
+    loss, kept, pairs = train_job(
+        got, indices, offsets, sample_int, subsample, cum_table, window, shrink, negative, 0.05, 12345,
+        uniform, A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data, op.pair_rate, op.noise,
+        scale, 5.0, np.zeros(dim, dtype=np.float32))
+    assert (kept, pairs) == (kept_ref, pairs_ref)
+    assert pairs > 0
+    assert not np.allclose(got, vectors)  # the job did update
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    assert loss == pytest.approx(loss_ref, rel=1e-4, abs=1e-6)
+
+
+def test_one_job_follows_the_update_formula_by_hand():
+    """Two tokens, window 1, one negative that is always word 2: THEORY §1 step by step."""
+    vectors = np.array([[0.5, 0.0], [0.2, 0.4], [0.1, -0.3]], dtype=np.float32)
+    indices = np.array([0, 1], dtype=np.int32)
+    offsets = np.array([0, 2], dtype=np.int64)
+    cum_table = np.array([0, 0, 2 ** 31 - 1], dtype=np.uint32)  # every negative draw is word 2
+    alpha = 0.1
+    w = {k: v.astype(float) for k, v in enumerate(vectors)}
+    train_job(vectors, indices, offsets, np.zeros(3, np.uint32), False, cum_table, 1, False, 1, alpha, 7,
+              False, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0), np.zeros(0), np.zeros(0),
+              1.0, 1.0, np.zeros(2, dtype=np.float32))
+    for center, context in ((0, 1), (1, 0)):
+        work = np.zeros(2)
+        g = alpha * (1 - w[center] @ w[context] / 2)        # positive: g = alpha (1 - x/2)
+        work += g * w[context]
+        w[context] = w[context] + g * w[center]
+        g = -alpha * (1 + w[center] @ w[2] / 2)              # negative: g = -alpha (1 + x/2)
+        work += g * w[2]
+        w[2] = w[2] + g * w[center]
+        w[center] = w[center] + work
+    np.testing.assert_allclose(vectors, np.array([w[0], w[1], w[2]]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shrink", [True, False])
+@pytest.mark.parametrize("window", [1, 2, 5])
+def test_counting_kernel_matches_numpy_twin(shrink, window):
+    rng = np.random.default_rng(window)
+    vocab_size = 9
+    indices, offsets = random_corpus(rng, vocab_size, 12, 15)
+    keep = rng.uniform(0.2, 1.0, vocab_size)
+    keep[0] = 1.0
+    for keep_prob in (None, keep):
+        expected = _reference.count_pairs(indices, offsets, keep_prob, window, shrink, vocab_size)
+        probs = np.ones(vocab_size) if keep_prob is None else keep_prob
+        got = count_chunk(indices, offsets, probs, window, shrink, vocab_size).toarray()
+        # the kernel stops walking once < 1e-9 of the probability mass is left; the twin walks to the end
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_counting_matches_the_trainers_sampling_by_monte_carlo():
+    """The expected counts equal the average of real subsampling + shrunk windows (THEORY §2)."""
+    rng = np.random.default_rng(3)
+    vocab_size, window = 5, 3
+    indices, offsets = random_corpus(rng, vocab_size, 4, 12)
+    keep = np.array([0.3, 0.6, 1.0, 0.8, 0.5])
+    expected = count_chunk(indices, offsets, keep, window, True, vocab_size).toarray()
+    sampled = _reference.count_pairs_by_sampling(indices, offsets, keep, window, True, vocab_size,
+                                                 trials=3000, seed=1)
+    # p_i p_j (the paper's approximation) would be visibly off: the effective window widens
+    assert np.abs(sampled - expected).max() < 0.06 * expected.max()
+    naive = count_chunk(indices, offsets, np.ones(vocab_size), window, True, vocab_size).toarray()
+    naive *= np.outer(keep, keep)
+    assert np.abs(sampled - naive).max() > 2 * np.abs(sampled - expected).max()
+
+
+def test_counting_kernel_rejects_bad_window():
+    with pytest.raises(ValueError, match="window"):
+        count_pairs_job(np.zeros(1, np.int32), np.array([0, 1], np.int64), np.ones(1), False, 0, True)
+
+
+def test_keep_probabilities_match_trainer_draw():
+    assert keep_probabilities(np.array([2 ** 32 - 1], np.uint32))[0] == 1.0
+    assert keep_probabilities(np.array([2 ** 31 - 1], np.uint32))[0] == pytest.approx(0.5)
+
+
+def test_target_operator_equals_dense_definition():
+    rng = np.random.default_rng(5)
+    vocab_size = 10
+    indices, offsets = random_corpus(rng, vocab_size, 8, 10)
+    counts = np.bincount(indices, minlength=vocab_size) + 1
+    A = count_chunk(indices, offsets, np.ones(vocab_size), 2, True, vocab_size)
+    op = TargetOperator(A, counts, 3, 0.75)
+    M = dense_target(A, counts, 3, 0.75)
+    assert np.all(M <= 2) and np.all(M >= -2)
+    np.testing.assert_allclose(op.to_dense(), M, atol=1e-12)
+    X = rng.standard_normal((vocab_size, 4))
+    np.testing.assert_allclose(op @ X, M @ X, atol=1e-10)
+    np.testing.assert_allclose(op.matvec(X[:, 0]), M @ X[:, 0], atol=1e-10)
+    assert noise_distribution(counts, 0.75).sum() == pytest.approx(1.0)
+
+
+def test_statistics_of_chunks_add_up():
+    rng = np.random.default_rng(8)
+    vocab_size = 7
+    indices, offsets = random_corpus(rng, vocab_size, 10, 10)
+    keep = rng.uniform(0.3, 1, vocab_size)
+    whole = count_chunk(indices, offsets, keep, 3, True, vocab_size)
+    half = 5
+    first = count_chunk(indices[:offsets[half]], offsets[:half + 1], keep, 3, True, vocab_size)
+    second = count_chunk(indices[offsets[half]:], offsets[half:] - offsets[half], keep, 3, True, vocab_size)
+    assert scipy.sparse.issparse(whole)
+    np.testing.assert_allclose((first + second).toarray(), whole.toarray(), atol=1e-12)
