@@ -14,7 +14,8 @@ from gensim.models.keyedvectors import KeyedVectors
 from gensim.models.word2vec import MAX_WORDS_IN_BATCH, LineSentence, Word2Vec
 
 from gensim_qwem._sgd import sentences_to_indices, train_job
-from gensim_qwem.closed_form import embeddings_from_eigenpairs, top_eigenpairs
+from gensim_qwem.closed_form import (embeddings_from_eigenpairs, mode_onset_times,
+                                      singular_value_trajectory, top_eigenpairs)
 from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
 from gensim_qwem.target import TargetOperator
 
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 REAL = np.float32
 WEIGHTINGS = ("uniform", "none")
+# rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity
+TRANSIENT = ("_loss_lock", "_uniform", "_worker_error", "_spectrum_cache")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -304,18 +307,87 @@ class QWEM(Word2Vec):
         if replace and dim != self.wv.vector_size:
             raise ValueError(f"replace=True needs vector_size == model.vector_size ({self.wv.vector_size}). "
                              f"Got {dim} instead.")
-        eigenvalues, eigenvectors = top_eigenpairs(self.target_operator(), dim, tol=tol, seed=self.seed)
-        self.eigenvalues_ = eigenvalues
-        weights = embeddings_from_eigenpairs(eigenvalues, eigenvectors)
-        kv = KeyedVectors(dim, count=len(self.wv), dtype=REAL)
-        kv.index_to_key = list(self.wv.index_to_key)
-        kv.key_to_index = dict(self.wv.key_to_index)
-        kv.vectors = weights.astype(REAL)
-        kv.expandos = {key: np.array(value) for key, value in self.wv.expandos.items()}
+        eigenvalues, eigenvectors = self.spectrum(dim, tol=tol)
+        kv = self._keyed_vectors(embeddings_from_eigenpairs(eigenvalues, eigenvectors))
         if replace:
             self.wv.vectors[...] = kv.vectors
             self.wv.norms = None
         return kv
+
+    def _keyed_vectors(self, weights):
+        """KeyedVectors with this model's vocabulary, order and word attributes, holding `weights`."""
+        kv = KeyedVectors(weights.shape[1], count=len(self.wv), dtype=REAL)
+        kv.index_to_key = list(self.wv.index_to_key)
+        kv.key_to_index = dict(self.wv.key_to_index)
+        kv.vectors = np.ascontiguousarray(weights, dtype=REAL)
+        kv.expandos = {key: np.array(value) for key, value in self.wv.expandos.items()}
+        return kv
+
+    # ------------------------------------------------------------------ spectrum and dynamics
+    def spectrum(self, k=None, tol=1e-6):
+        """Top-`k` eigenpairs of M* by signed value: (eigenvalues, decreasing; eigenvectors, V x k).
+
+        Eigenvector ``u_k`` holds each word's loading on direction k (rows in ``wv.index_to_key``
+        order). Cached per k until the statistics or ``negative``/``ns_exponent`` change.
+        """
+        k = self.wv.vector_size if k is None else k
+        key = (k, tol, id(self.statistics), self.negative, self.ns_exponent, len(self.wv))
+        cached = getattr(self, "_spectrum_cache", None)
+        if cached is None or cached[0] != key:
+            eigenvalues, eigenvectors = top_eigenpairs(self.target_operator(), k, tol=tol, seed=self.seed)
+            # fix each eigenvector's arbitrary sign: largest-magnitude loading positive
+            signs = np.sign(eigenvectors[np.abs(eigenvectors).argmax(axis=0), np.arange(k)])
+            cached = self._spectrum_cache = (key, eigenvalues, eigenvectors * signs)
+        self.eigenvalues_ = cached[1]
+        return cached[1], cached[2]
+
+    def eigen_features(self, k=10, topn=10):
+        """For each of the top-`k` eigen-directions of M*, the `topn` words with the largest loadings.
+
+        Returns a list of `k` lists of (word, loading); the paper reads these as topics.
+        """
+        _, eigenvectors = self.spectrum(k)
+        features = []
+        for column in eigenvectors[:, :k].T:
+            top = np.argsort(-column)[:topn]
+            features.append([(self.wv.index_to_key[i], float(column[i])) for i in top])
+        return features
+
+    def pair_weight_scale(self):
+        """c = sum(G) / V^2: the uniform weights are psi_ij = c / G_ij, averaging 1 over all V^2 cells."""
+        return self.target_operator().weight_sum() / float(len(self.wv)) ** 2
+
+    def theory_time(self, epochs_done=None, alpha=None, min_alpha=None, epochs=None):
+        """Gradient-flow time t reached after `epochs_done` epochs of uniform-weighted training.
+
+        Each epoch applies, in expectation, ``dW = alpha c (M* - W W^T) W`` (each pair update moves
+        both of its words, and events arrive at rates A and B), while the theory's flow is
+        ``dW/dt = (M* - W W^T) W / 2``; so ``dt = 2 c alpha`` per epoch. With gensim's linear decay
+        from `alpha` to `min_alpha` over `epochs` epochs, ``t(f) = 2 c E (alpha f - (alpha - min_alpha) f^2 / 2)``
+        at training fraction ``f = epochs_done / E``. Defaults: the model's own settings, end of training.
+        """
+        alpha = self.alpha if alpha is None else alpha
+        min_alpha = self.min_alpha if min_alpha is None else min_alpha
+        epochs = self.epochs if epochs is None else epochs
+        done = np.asarray(epochs if epochs_done is None else epochs_done, dtype=np.float64)
+        fraction = np.clip(done / epochs, 0.0, 1.0)
+        return 2.0 * self.pair_weight_scale() * epochs * (alpha * fraction - (alpha - min_alpha) * fraction ** 2 / 2)
+
+    def mode_onset_times(self, k=None, init_sq=None):
+        """tau_k = ln(lambda_k / s_0^2) / lambda_k: theory time at which eigen-direction k is learned."""
+        eigenvalues, _ = self.spectrum(k)
+        return mode_onset_times(eigenvalues, self.init_sq if init_sq is None else init_sq)
+
+    def predicted_singular_values(self, times, k=None, init_sq=None):
+        """s_k(t) for each time in `times` (shape len(times) x k), from small aligned initialisation."""
+        eigenvalues, _ = self.spectrum(k)
+        return singular_value_trajectory(eigenvalues, self.init_sq if init_sq is None else init_sq,
+                                         np.atleast_1d(times))
+
+    def predicted_embeddings(self, t, k=None, init_sq=None):
+        """W(t) = U_k diag(s_k(t)) as KeyedVectors: the embedding the theory predicts at time t."""
+        _, eigenvectors = self.spectrum(k)
+        return self._keyed_vectors(eigenvectors * self.predicted_singular_values([t], k, init_sq)[0])
 
     # ------------------------------------------------------------------ training
     def train(self, corpus_iterable=None, corpus_file=None, total_examples=None, total_words=None,
@@ -440,7 +512,7 @@ class QWEM(Word2Vec):
 
     # ------------------------------------------------------------------ persistence
     def _save_specials(self, fname, separately, sep_limit, ignore, pickle_protocol, compress, subname):
-        ignore = set(ignore).union(["_loss_lock", "_uniform", "_worker_error"])
+        ignore = set(ignore).union(TRANSIENT)
         return super()._save_specials(fname, separately, sep_limit, ignore, pickle_protocol, compress, subname)
 
     def _load_specials(self, *args, **kwargs):
@@ -452,7 +524,7 @@ class QWEM(Word2Vec):
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for name in ("_loss_lock", "_uniform", "_worker_error"):
+        for name in TRANSIENT:
             state.pop(name, None)
         return state
 
