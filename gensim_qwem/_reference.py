@@ -35,7 +35,7 @@ def pair_weight(i, j, weighting):
 
 
 def train_job(vectors, indices, offsets, sample_int, subsample, cum_table, window, shrink_windows,
-              negative, alpha, seed, weighting=None):
+              negative, alpha, seed, weighting=None, share=1):
     """Numpy twin of ``_sgd.train_job``; updates `vectors` in place, returns (loss, kept words, pairs)."""
     rng = XorShift64Star(seed)
     kept, kept_offsets = [], []
@@ -53,16 +53,18 @@ def train_job(vectors, indices, offsets, sample_int, subsample, cum_table, windo
         for i in range(lo, hi):
             reduced = rng.next_u64() % window if shrink_windows else 0
             center = kept[i]
-            for j in range(max(lo, i - window + reduced), min(hi, i + window + 1 - reduced)):
-                if j == i:
-                    continue
-                work = np.zeros(vectors.shape[1], dtype=np.float32)
-                targets = [(kept[j], True)]
+            start, stop = max(lo, i - window + reduced), min(hi, i + window + 1 - reduced)
+            contexts = [kept[j] for j in range(start, stop) if j != i]
+            # runs of up to `share` contexts draw `negative` noise words together, weighted by the run size
+            groups = [[(c, True, 1) for c in contexts[g:g + share]] for g in range(0, len(contexts), share)]
+            for group in groups:
+                run = len(group)
                 for _ in range(negative):
                     draw = (rng.next_u64() >> 33) % noise_total
-                    targets.append((int(np.searchsorted(cum_table, draw, side="left")), False))
-                for target, positive in targets:
-                    psi = pair_weight(center, target, weighting)
+                    group.append((int(np.searchsorted(cum_table, draw, side="left")), False, run))
+                work = np.zeros(vectors.shape[1], dtype=np.float32)
+                for target, positive, multiplicity in group:
+                    psi = multiplicity * pair_weight(center, target, weighting)
                     x = float(np.dot(vectors[center].astype(np.float64), vectors[target]))
                     if positive:
                         g = alpha * psi * (1 - x / 2)
@@ -73,7 +75,7 @@ def train_job(vectors, indices, offsets, sample_int, subsample, cum_table, windo
                     work += np.float32(g) * vectors[target]           # centre's share, applied below
                     vectors[target] += np.float32(g) * vectors[center]  # w_t += g w_c
                 vectors[center] += work
-                pairs += 1 + negative
+                pairs += len(group)
     return loss, len(kept), pairs
 
 

@@ -48,8 +48,16 @@ cdef inline int64_t bisect_left(const uint32_t *table, uint64_t x, int64_t lo, i
 
 cdef inline double lookup_sparse(const int64_t *indptr, const int32_t *indices, const double *data,
                                  int64_t row, int32_t col) noexcept nogil:
-    """A[row, col] of a CSR matrix with sorted column indices (0 when absent)"""
-    cdef int64_t lo = indptr[row], hi = indptr[row + 1], mid
+    """A[row, col] of a CSR matrix with sorted column indices (0 when absent).
+
+    Galloping search from the row start: with the vocabulary sorted by frequency, the frequent words
+    that most pairs involve sit near the start of each row.
+    """
+    cdef int64_t lo = indptr[row], end = indptr[row + 1], step = 1, hi, mid
+    while lo + step < end and indices[lo + step] < col:
+        lo += step
+        step <<= 1
+    hi = min(lo + step + 1, end)
     while hi > lo:
         mid = (lo + hi) >> 1
         if indices[mid] < col:
@@ -63,6 +71,8 @@ cdef inline double lookup_sparse(const int64_t *indptr, const int32_t *indices, 
 
 cdef struct Weighting:
     bint uniform
+    const float *dense_psi      # psi for pairs of the `dense_size` most frequent words, row-major
+    int64_t dense_size
     const int64_t *indptr
     const int32_t *indices
     const double *data          # A, expected positive-pair counts per epoch
@@ -78,6 +88,8 @@ cdef inline double pair_weight(Weighting *wt, int32_t i, int32_t j) noexcept nog
     cdef double g
     if not wt.uniform:
         return 1.0
+    if i < wt.dense_size and j < wt.dense_size:
+        return wt.dense_psi[i * wt.dense_size + j]
     g = lookup_sparse(wt.indptr, wt.indices, wt.data, i, j)
     g += wt.half_k * (wt.pair_rate[i] * wt.noise[j] + wt.pair_rate[j] * wt.noise[i])
     if g * wt.max_weight <= wt.scale:
@@ -113,11 +125,17 @@ def train_job(
         int window, bint shrink_windows, int negative, double alpha, uint64_t seed,
         bint uniform, const int64_t[::1] a_indptr, const int32_t[::1] a_indices, const double[::1] a_data,
         const double[::1] pair_rate, const double[::1] noise, double scale, double max_weight,
-        float[::1] work):
+        const float[:, ::1] dense_psi, float[::1] work, int share=1):
     """Train on one job (sentences already mapped to indices). Returns (loss, effective words, pair updates).
+
+    With `uniform`, psi_ij comes from `dense_psi` for i, j < len(dense_psi) (precomputed, the most
+    frequent words) and from the CSR arrays of A otherwise.
 
     For each kept centre i and each context j in its (shrunk) window: a positive pair (i, j) and
     `negative` pairs (i, n), n ~ cum_table; the centre's update is applied after its group.
+    With `share` = r > 1, consecutive contexts of a centre form groups of up to r that draw `negative`
+    noise words once, each weighted by the group size: the expected update (and so the closed form)
+    is unchanged, with about m (1 + k / r) instead of m (1 + k) vector updates per centre.
     """
     cdef int size = vectors.shape[1]
     cdef int64_t n_tokens = indices.shape[0]
@@ -126,7 +144,8 @@ def train_job(
     cdef uint64_t state = seed if seed != 0 else 0x9E3779B97F4A7C15ULL
     cdef int32_t[::1] kept = np.empty(n_tokens, dtype=np.int32)
     cdef int64_t[::1] kept_offsets = np.empty(n_sentences + 1, dtype=np.int64)
-    cdef int64_t s, p, i, j, lo, hi, n_kept = 0, pairs = 0
+    cdef int64_t s, p, i, j, lo, hi, start, stop, n_kept = 0, pairs = 0
+    cdef int run
     cdef int reduced, t
     cdef int32_t center, target
     cdef uint64_t noise_total
@@ -145,6 +164,8 @@ def train_job(
         wt.half_k = 0.5 * negative
         wt.scale = scale
         wt.max_weight = max_weight
+        wt.dense_size = dense_psi.shape[0]
+        wt.dense_psi = &dense_psi[0, 0] if wt.dense_size else NULL
 
     with nogil:
         w = &vectors[0, 0]
@@ -166,18 +187,28 @@ def train_job(
                 reduced = <int>(next_u64(&state) % <uint64_t>window) if shrink_windows else 0
                 center = kept[i]
                 w_center = w + <int64_t>center * size
-                for j in range(max(lo, i - window + reduced), min(hi, i + window + 1 - reduced)):
+                start = max(lo, i - window + reduced)
+                stop = min(hi, i + window + 1 - reduced)
+                # groups of up to `share` consecutive contexts; each group draws `negative` noise words
+                # weighted by its size: the same expected rates B with fewer vector updates
+                run = 0
+                for j in range(start, stop):
                     if j == i:
                         continue
-                    memset(&work[0], 0, size * sizeof(float))
+                    if run == 0:
+                        memset(&work[0], 0, size * sizeof(float))
                     target = kept[j]
                     loss += update_pair(w_center, w + <int64_t>target * size, &work[0], size, alpha,
                                         pair_weight(&wt, center, target), True)
+                    run += 1
+                    if run < share and j + 1 < stop and not (j + 1 == i and j + 2 >= stop):
+                        continue
                     for t in range(negative):
                         target = <int32_t>bisect_left(&cum_table[0], (next_u64(&state) >> 33) % noise_total,
                                                       0, vocab_size)
                         loss += update_pair(w_center, w + <int64_t>target * size, &work[0], size, alpha,
-                                            pair_weight(&wt, center, target), False)
-                    axpy(size, 1.0, &work[0], w_center)  # w_center += sum of its pair steps
-                    pairs += 1 + negative
+                                            run * pair_weight(&wt, center, target), False)
+                    axpy(size, 1.0, &work[0], w_center)  # w_center += sum of its group's steps
+                    pairs += run + negative
+                    run = 0
     return loss, n_kept, pairs

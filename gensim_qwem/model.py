@@ -6,25 +6,33 @@ Orchestration only: the maths lives in ``cooccurrence`` (statistics), ``target``
 import logging
 import numbers
 import os
+import pickle
+import queue
 import threading
+import time
 from types import GeneratorType
 
 import numpy as np
 from gensim.models.keyedvectors import KeyedVectors
 from gensim.models.word2vec import MAX_WORDS_IN_BATCH, LineSentence, Word2Vec
+from gensim.utils import PICKLE_PROTOCOL
 
 from gensim_qwem._sgd import sentences_to_indices, train_job
 from gensim_qwem.closed_form import (embeddings_from_eigenpairs, mode_onset_times,
                                       singular_value_trajectory, top_eigenpairs)
+from gensim_qwem import persistence
 from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
-from gensim_qwem.target import TargetOperator
+from gensim_qwem.persistence import atomic_save
+from gensim_qwem.target import TargetOperator, uniform_weight_block
 
 logger = logging.getLogger(__name__)
 
 REAL = np.float32
 WEIGHTINGS = ("uniform", "none")
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity
-TRANSIENT = ("_loss_lock", "_uniform", "_worker_error", "_spectrum_cache")
+# pairs among this many most frequent words read psi from a dense float32 block (16 MiB), not the CSR
+DENSE_WEIGHT_WORDS = 2048
+TRANSIENT = ("_loss_lock", "_uniform", "_worker_error", "_spectrum_cache", "_epoch_threads", "_progress_queue")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -58,6 +66,36 @@ def _is_one_shot(corpus):
     return isinstance(corpus, GeneratorType) or iter(corpus) is corpus
 
 
+def _checked_sentences(corpus):
+    """Yield the sentences of `corpus`, with a clear TypeError for any that is not a list of tokens."""
+    for number, sentence in enumerate(corpus):
+        if sentence is None or isinstance(sentence, (str, bytes)) or not hasattr(sentence, "__len__"):
+            shown = "None" if sentence is None else f"a {type(sentence).__name__} {repr(sentence)[:40]}"
+            raise TypeError(
+                f"Sentence #{number} of the corpus is {shown}; every sentence must be a list of str tokens. "
+                "Split text into words first, e.g. [line.split() for line in lines], use "
+                "gensim.models.word2vec.LineSentence, and give an empty sentence as [] rather than None.")
+        yield sentence
+
+
+def _check_tokens(tokens):
+    """TypeError naming the first non-str token among `tokens` (vocabulary keys), if any."""
+    for token in tokens:
+        if not isinstance(token, str):
+            raise TypeError(
+                f"The corpus contains the {type(token).__name__} token {token!r}; every token must be a str. "
+                "Convert the tokens first, e.g. [[str(token) for token in sentence] for sentence in corpus], "
+                "and drop None tokens.")
+
+
+def _not_utf8(error):
+    """The same UnicodeDecodeError, with what to do about it."""
+    return UnicodeDecodeError(
+        error.encoding, error.object, error.start, error.end,
+        f"{error.reason}. The corpus must be UTF-8 text: re-encode the file (e.g. iconv -f latin1 -t utf-8 "
+        "old.txt > new.txt) or decode it yourself and pass lists of str tokens")
+
+
 class QWEM(Word2Vec):
     """Quadratic word embedding model: skip-gram negative sampling with the loss expanded to second
     order and tied word/context vectors, whose trained embeddings are known in closed form.
@@ -74,6 +112,12 @@ class QWEM(Word2Vec):
     init_scale : float
         Standard deviation of the initial Gaussian weights. Small values make the stepwise,
         one-direction-at-a-time learning visible; the closed form does not depend on it.
+    negative_share : int
+        How many consecutive context words of a centre share one set of `negative` noise draws, each
+        draw weighted by the number sharing it. Same expected update, hence the same closed form and
+        dynamics, with fewer vector updates: ``m (1 + k / r)`` instead of ``m (1 + k)`` per centre with
+        m contexts. 1 draws per (centre, context) pair as word2vec does; large values take larger,
+        noisier steps on the negatives.
     max_weight : float
         Cap on the uniform pair weight ``c / G_ij``; pairs of two rare words would otherwise take
         steps large enough to diverge. Pairs below the cap are weighted exactly.
@@ -87,9 +131,10 @@ class QWEM(Word2Vec):
             sg=1, hs=0, negative=5, ns_exponent=0.75, cbow_mean=1, hashfxn=hash, epochs=5, null_word=0,
             trim_rule=None, sorted_vocab=1, batch_words=MAX_WORDS_IN_BATCH, compute_loss=False, callbacks=(),
             comment=None, max_final_vocab=None, shrink_windows=True,
-            weighting="uniform", init_scale=None, max_weight=100.0,
+            weighting="uniform", init_scale=None, max_weight=100.0, negative_share=2,
     ):
         self.weighting = weighting
+        self.negative_share = negative_share
         self.init_scale = init_scale
         self.max_weight = max_weight
         self.statistics = None
@@ -134,6 +179,7 @@ class QWEM(Word2Vec):
         if self.init_scale is not None:
             _check_real("init_scale", self.init_scale, 0.0)
         _check_real("max_weight", self.max_weight, 0.0)
+        _check_int("negative_share", self.negative_share, 1)
 
     def _effective_init_scale(self):
         """Default init: gensim's per-entry spread, N(0, 1 / (3 d^2)) ~ uniform(-1/d, 1/d)."""
@@ -181,26 +227,36 @@ class QWEM(Word2Vec):
         self._check_model_parameters()
         corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
         previous = self._snapshot_vocab()
-        try:
+        try:  # a failure anywhere (vocabulary or statistics pass) leaves the previous model as it was
             super().build_vocab(corpus_iterable=corpus_iterable, corpus_file=corpus_file, update=False,
                                 progress_per=progress_per, keep_raw_vocab=keep_raw_vocab, trim_rule=trim_rule,
                                 **kwargs)
-            if len(self.wv) == 0:
-                raise ValueError(
-                    f"No word occurs at least min_count={self.min_count} times (corpus of "
-                    f"{self.corpus_total_words} words in {self.corpus_count} sentences), so the vocabulary "
-                    "is empty. Lower min_count or give a larger corpus.")
-        except BaseException:
+            self._check_vocabulary_not_empty()
+            self.statistics = None
+            if corpus_file is not None:
+                corpus_iterable = LineSentence(corpus_file)
+            if _is_one_shot(corpus_iterable):
+                logger.warning("the corpus is a one-shot iterator: pair statistics will be counted from the "
+                               "training corpus when first needed")
+            else:
+                self.count_statistics(corpus_iterable)
+        except BaseException as error:
             self._restore_vocab(previous)
+            if isinstance(error, UnicodeDecodeError):
+                raise _not_utf8(error) from error
             raise
-        self.statistics = None
-        if corpus_file is not None:
-            corpus_iterable = LineSentence(corpus_file)
-        if _is_one_shot(corpus_iterable):
-            logger.warning("the corpus is a one-shot iterator: pair statistics will be counted from the "
-                           "training corpus when first needed")
-        else:
-            self.count_statistics(corpus_iterable)
+
+    def _scan_vocab(self, sentences, progress_per, trim_rule):
+        total_words, corpus_count = super()._scan_vocab(_checked_sentences(sentences), progress_per, trim_rule)
+        _check_tokens(self.raw_vocab)
+        return total_words, corpus_count
+
+    def _check_vocabulary_not_empty(self, source=None):
+        if len(self.wv) == 0:
+            source = source or f"corpus of {self.corpus_total_words} words in {self.corpus_count} sentences"
+            raise ValueError(
+                f"No word occurs at least min_count={self.min_count} times ({source}), so the vocabulary "
+                "is empty. Lower min_count or give a larger corpus.")
 
     def build_vocab_from_freq(self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None,
                               update=False):
@@ -208,19 +264,34 @@ class QWEM(Word2Vec):
         if update:
             self.build_vocab(update=True)
         self._check_model_parameters()
-        super().build_vocab_from_freq(word_freq, keep_raw_vocab=keep_raw_vocab, corpus_count=corpus_count,
-                                      trim_rule=trim_rule, update=False)
+        _check_tokens(word_freq)
+        previous = self._snapshot_vocab()
+        try:
+            super().build_vocab_from_freq(word_freq, keep_raw_vocab=keep_raw_vocab, corpus_count=corpus_count,
+                                          trim_rule=trim_rule, update=False)
+            self._check_vocabulary_not_empty(f"word_freq of {len(word_freq)} words")
+        except BaseException:
+            self._restore_vocab(previous)
+            raise
         self.statistics = None
 
     def _snapshot_vocab(self):
-        return {name: getattr(self, name, None) for name in
-                ("wv", "corpus_count", "corpus_total_words", "raw_vocab", "cum_table", "statistics",
-                 "min_count", "sample", "effective_min_count")}
+        # gensim rebuilds self.wv in place (new lists and dicts, in-place writes to its word attributes):
+        # keep copies of its containers so a failed build leaves the very same object as it was
+        wv = dict(self.wv.__dict__, index_to_key=list(self.wv.index_to_key),
+                  key_to_index=dict(self.wv.key_to_index),
+                  expandos={name: np.array(values) for name, values in self.wv.expandos.items()})
+        snapshot = {name: getattr(self, name, None) for name in
+                    ("wv", "corpus_count", "corpus_total_words", "raw_vocab", "cum_table", "statistics",
+                     "min_count", "sample", "effective_min_count", "random")}
+        return snapshot, wv
 
     def _restore_vocab(self, snapshot):
-        # gensim's build_vocab mutates self.wv in place; rebuild a fresh KeyedVectors on failure
-        for name, value in snapshot.items():
+        attributes, wv = snapshot
+        for name, value in attributes.items():
             setattr(self, name, value)
+        self.wv.__dict__.clear()
+        self.wv.__dict__.update(wv)
 
     def _check_corpus(self, corpus_iterable, corpus_file):
         """Clear errors for corpora gensim would silently misread; returns the corpus to use."""
@@ -235,6 +306,16 @@ class QWEM(Word2Vec):
             if not os.path.isfile(corpus_file):
                 raise FileNotFoundError(f"corpus_file {str(corpus_file)!r} does not exist or is not a file.")
         return corpus_iterable
+
+    def _check_corpus_sanity(self, corpus_iterable=None, corpus_file=None, passes=1):
+        # gensim rejects generators for several passes; other one-shot iterators (iter(list), open files)
+        # would silently give empty epochs after the first
+        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
+        super()._check_corpus_sanity(corpus_iterable=corpus_iterable, corpus_file=corpus_file, passes=passes)
+        if passes > 1 and corpus_iterable is not None and _is_one_shot(corpus_iterable):
+            raise TypeError(
+                f"Using a one-shot iterator ({type(corpus_iterable).__name__}) as corpus_iterable can't support "
+                f"{passes} passes. Try a re-iterable sequence (a list, or LineSentence for a file).")
 
     def _sampling_scheme(self):
         """(keep probabilities, window, shrink_windows) exactly as the trainer samples pairs."""
@@ -401,6 +482,10 @@ class QWEM(Word2Vec):
         the weights of the last finite epoch are restored.
         """
         self._check_model_parameters(epochs=epochs if epochs is not None else self.epochs)
+        if start_alpha is not None:
+            _check_real("start_alpha", start_alpha, 0.0)
+        if end_alpha is not None:
+            _check_real("end_alpha", end_alpha, 0.0, strict=False)
         corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
         if not self.wv.key_to_index:
             raise RuntimeError("You must first build the vocabulary (build_vocab) before training the model.")
@@ -428,10 +513,13 @@ class QWEM(Word2Vec):
             self.count_statistics(source)
         operator = self.target_operator()
         A = self.statistics.cooccurrence
+        A.sort_indices()
+        scale = operator.weight_sum() / float(len(self.wv)) ** 2
         self._uniform = dict(
             indptr=A.indptr.astype(np.int64), indices=A.indices.astype(np.int32), data=A.data,
-            pair_rate=operator.pair_rate, noise=operator.noise,
-            scale=operator.weight_sum() / float(len(self.wv)) ** 2,
+            pair_rate=operator.pair_rate, noise=operator.noise, scale=scale,
+            dense_psi=uniform_weight_block(A, operator.pair_rate, operator.noise, self.negative, scale,
+                                           self.max_weight, min(len(self.wv), DENSE_WEIGHT_WORDS)),
         )
 
     def _train_epoch(self, data_iterable, cur_epoch=0, total_examples=None, total_words=None, queue_factor=2,
@@ -439,9 +527,18 @@ class QWEM(Word2Vec):
         last_good = self.wv.vectors.copy()
         loss_before = self.running_training_loss
         self._worker_error = None
-        result = super()._train_epoch(data_iterable, cur_epoch=cur_epoch, total_examples=total_examples,
-                                      total_words=total_words, queue_factor=queue_factor,
-                                      report_delay=report_delay, callbacks=callbacks)
+        self._epoch_threads, self._progress_queue = [], None
+        try:
+            result = super()._train_epoch(data_iterable, cur_epoch=cur_epoch, total_examples=total_examples,
+                                          total_words=total_words, queue_factor=queue_factor,
+                                          report_delay=report_delay, callbacks=callbacks)
+        except BaseException as error:  # e.g. Ctrl-C in the main thread: stop the threads before returning
+            self._stop_epoch_threads(error)
+            self.wv.vectors[...] = last_good
+            self.wv.norms = None
+            raise
+        finally:
+            self._epoch_threads, self._progress_queue = [], None
         if self._worker_error is not None:
             self.wv.vectors[...] = last_good
             error, self._worker_error = self._worker_error, None
@@ -453,6 +550,11 @@ class QWEM(Word2Vec):
                 f"QWEM training diverged in epoch {cur_epoch + 1} of {self.epochs} (alpha={self.alpha}, "
                 f"weighting={self.weighting!r}): the weights became non-finite. The model keeps the weights "
                 f"from before that epoch. Try a smaller alpha, e.g. alpha={self.alpha / 4:g}.")
+        if result[1] == 0:
+            raise ValueError(
+                f"The training corpus gave no words in epoch {cur_epoch + 1}: it is empty, or a one-shot "
+                "iterator (generator, iter(...), open file) that was already consumed, e.g. by build_vocab. "
+                "Pass a non-empty re-iterable corpus (a list, LineSentence or corpus_file).")
         self.epoch_losses.append(self.running_training_loss - loss_before)
         return result
 
@@ -462,17 +564,41 @@ class QWEM(Word2Vec):
         return self._train_epoch(LineSentence(corpus_file), cur_epoch=cur_epoch, total_examples=total_examples,
                                  total_words=total_words, callbacks=callbacks)
 
+    def _stop_epoch_threads(self, error):
+        """Make this epoch's producer and workers stop (they check `_worker_error`) and wait until they have."""
+        self._worker_error = self._worker_error or error
+        deadline = time.monotonic() + 1.0  # threads that have not registered yet get a moment to start
+        while any(thread.is_alive() for thread in self._epoch_threads) or (
+                len(self._epoch_threads) <= self.workers and time.monotonic() < deadline):
+            if self._progress_queue is None:
+                time.sleep(0.01)
+                continue
+            try:  # nobody reads the workers' reports any more: drain them so that no worker blocks
+                self._progress_queue.get(timeout=0.01)
+            except queue.Empty:
+                pass
+        self._worker_error = None
+
+    def _until_stopped(self, sentences):
+        for sentence in sentences:
+            if self._worker_error is not None:  # a worker failed or the caller was interrupted
+                return
+            yield sentence
+
     def _job_producer(self, data_iterator, job_queue, cur_epoch=0, total_examples=None, total_words=None):
         # a corpus that raises mid-epoch must reach the caller, not leave the workers waiting forever
+        self._epoch_threads.append(threading.current_thread())
         try:
-            super()._job_producer(data_iterator, job_queue, cur_epoch=cur_epoch, total_examples=total_examples,
-                                  total_words=total_words)
+            super()._job_producer(self._until_stopped(_checked_sentences(data_iterator)), job_queue,
+                                  cur_epoch=cur_epoch, total_examples=total_examples, total_words=total_words)
         except BaseException as error:
             self._worker_error = self._worker_error or error
             for _ in range(self.workers):
                 job_queue.put(None)
 
     def _worker_loop(self, job_queue, progress_queue):
+        self._progress_queue = progress_queue
+        self._epoch_threads.append(threading.current_thread())
         work = self._get_thread_working_mem()
         while True:
             job = job_queue.get()
@@ -501,7 +627,7 @@ class QWEM(Word2Vec):
             self.wv.vectors, indices, offsets, self.wv.expandos["sample_int"], bool(self.sample),
             self.cum_table, self.window, self.shrink_windows, self.negative, alpha, seed,
             uniform, u["indptr"], u["indices"], u["data"], u["pair_rate"], u["noise"], u["scale"],
-            float(self.max_weight), work)
+            float(self.max_weight), u["dense_psi"], work, int(self.negative_share))
         if self.compute_loss:
             with self._loss_lock:
                 self.running_training_loss += loss
@@ -511,12 +637,61 @@ class QWEM(Word2Vec):
         self.wv.norms = None
 
     # ------------------------------------------------------------------ persistence
+    _side_files_by_generation = True  # see persistence.atomic_save: side files named per save, swapped at once
+
+    def save(self, fname_or_handle, separately=None, sep_limit=10 * 1024**2, ignore=frozenset(),
+             pickle_protocol=PICKLE_PROTOCOL):
+        """Save in gensim's format (as :meth:`gensim.models.Word2Vec.save`), atomically.
+
+        The file and its side files are written under temporary names and switched into place in one
+        :func:`os.replace`, so a crash or a full disk mid-save leaves the previous save loadable
+        (:func:`gensim_qwem.persistence.atomic_save`). Side files are named
+        ``fname.gen-<hex>.<attribute>.npy`` rather than ``fname.<attribute>.npy``.
+
+        gensim's format is a pickle, and loading a pickle executes code from the file: load such files
+        only from sources you trust. :meth:`save_npz` writes a format that loads without pickle.
+        """
+        atomic_save(self, fname_or_handle, separately=separately, sep_limit=sep_limit, ignore=ignore,
+                    pickle_protocol=pickle_protocol)
+
+    @classmethod
+    def load(cls, *args, **kwargs):
+        """Load a model saved with :meth:`save` (``fname``, ``mmap`` as gensim's ``load``).
+
+        This unpickles the file, which executes code chosen by whoever wrote it: load only files you
+        trust. Use :meth:`load_npz` for files from elsewhere.
+
+        Raises :class:`gensim_qwem.persistence.ModelFileError` (a ValueError) for a truncated or
+        corrupted file or side file.
+        """
+        try:
+            return super().load(*args, **kwargs)
+        except (pickle.UnpicklingError, EOFError, ValueError) as error:
+            fname = args[0] if args else kwargs.get("fname")
+            raise persistence.ModelFileError(
+                f"Could not load {fname!r}: the file or one of its side files is truncated or corrupted "
+                f"({type(error).__name__}: {error}). Load an earlier copy or retrain.") from error
+
+    def save_npz(self, path, compress=False):
+        """Save without pickle, as numpy arrays and a JSON header (:func:`gensim_qwem.persistence.save_npz`)."""
+        persistence.save_npz(self, path, compress=compress)
+
+    @classmethod
+    def load_npz(cls, path):
+        """Load a model written by :meth:`save_npz`; runs no code from the file (``allow_pickle=False``).
+
+        Raises :class:`gensim_qwem.persistence.ModelFileError` (a ValueError) for files it did not write.
+        """
+        return persistence.load_npz(path, cls=cls)
+
     def _save_specials(self, fname, separately, sep_limit, ignore, pickle_protocol, compress, subname):
         ignore = set(ignore).union(TRANSIENT)
+        if separately is not None:  # syn1neg is wv.vectors (tied), stored with wv; it is no attribute to set aside
+            separately = [name for name in separately if name != "syn1neg"]
         return super()._save_specials(fname, separately, sep_limit, ignore, pickle_protocol, compress, subname)
 
-    def _load_specials(self, *args, **kwargs):
-        super()._load_specials(*args, **kwargs)
+    def _load_specials(self, fname, *args, **kwargs):
+        super()._load_specials(persistence.side_files_base(self, fname), *args, **kwargs)
         self._loss_lock = threading.Lock()
         self._worker_error = None
         if not isinstance(self.random, np.random.Generator):
@@ -535,4 +710,5 @@ class QWEM(Word2Vec):
 
 
 _EMPTY_WEIGHTS = dict(indptr=np.zeros(1, dtype=np.int64), indices=np.zeros(0, dtype=np.int32),
-                      data=np.zeros(0), pair_rate=np.zeros(0), noise=np.zeros(0), scale=1.0)
+                      data=np.zeros(0), pair_rate=np.zeros(0), noise=np.zeros(0), scale=1.0,
+                      dense_psi=np.zeros((0, 0), dtype=REAL))

@@ -65,6 +65,15 @@ class TargetOperator(LinearOperator):
         return self.sparse_part.toarray() - 2.0
 
 
+def uniform_weight_block(cooccurrence, pair_rate, noise, negative, scale, max_weight, size):
+    """psi_ij = min(c / G_ij, max_weight) for i, j < size, as a dense float32 block for the SGD kernel."""
+    A = scipy.sparse.csr_matrix(cooccurrence)[:size, :size].toarray()
+    G = A + 0.5 * negative * (np.outer(pair_rate[:size], noise[:size]) + np.outer(noise[:size], pair_rate[:size]))
+    with np.errstate(divide="ignore"):
+        psi = np.where(G * max_weight <= scale, max_weight, scale / G)
+    return np.ascontiguousarray(psi, dtype=np.float32)
+
+
 def dense_target(cooccurrence, word_counts, negative, ns_exponent):
     """Obvious dense M* = 2 (A - B) / (A + B) straight from the definition (test oracle)."""
     A = np.asarray(cooccurrence.toarray() if scipy.sparse.issparse(cooccurrence) else cooccurrence, dtype=float)

@@ -7,7 +7,7 @@ from gensim_qwem import _reference
 from gensim_qwem._cooccurrence import count_pairs_job
 from gensim_qwem._sgd import sentences_to_indices, train_job
 from gensim_qwem.cooccurrence import count_chunk, keep_probabilities
-from gensim_qwem.target import TargetOperator, dense_target, noise_distribution
+from gensim_qwem.target import TargetOperator, dense_target, noise_distribution, uniform_weight_block
 
 
 def random_corpus(rng, vocab_size, n_sentences, max_len):
@@ -39,8 +39,9 @@ def test_sentences_to_indices_rejects_non_token_lists(sentence):
 
 @pytest.mark.parametrize("shrink", [True, False])
 @pytest.mark.parametrize("subsample", [True, False])
-@pytest.mark.parametrize("uniform", [True, False])
-def test_sgd_kernel_matches_numpy_twin(shrink, subsample, uniform):
+@pytest.mark.parametrize("uniform,dense_words", [(False, 0), (True, 0), (True, 5), (True, 12)])
+@pytest.mark.parametrize("shared", [1, 2, 100])
+def test_sgd_kernel_matches_numpy_twin(shrink, subsample, uniform, dense_words, shared):
     rng = np.random.default_rng(0)
     vocab_size, dim, window, negative = 12, 8, 3, 3
     indices, offsets = random_corpus(rng, vocab_size, 6, 9)
@@ -56,13 +57,14 @@ def test_sgd_kernel_matches_numpy_twin(shrink, subsample, uniform):
     expected = vectors.copy()
     loss_ref, kept_ref, pairs_ref = _reference.train_job(
         expected, indices, offsets, sample_int, subsample, cum_table, window, shrink, negative, 0.05, 12345,
-        weighting)
+        weighting, shared)
     got = vectors.copy()
     A.sort_indices()
     loss, kept, pairs = train_job(
         got, indices, offsets, sample_int, subsample, cum_table, window, shrink, negative, 0.05, 12345,
         uniform, A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data, op.pair_rate, op.noise,
-        scale, 5.0, np.zeros(dim, dtype=np.float32))
+        scale, 5.0, uniform_weight_block(A, op.pair_rate, op.noise, negative, scale, 5.0, dense_words),
+        np.zeros(dim, dtype=np.float32), shared)
     assert (kept, pairs) == (kept_ref, pairs_ref)
     assert pairs > 0
     assert not np.allclose(got, vectors)  # the job did update
@@ -80,7 +82,7 @@ def test_one_job_follows_the_update_formula_by_hand():
     w = {k: v.astype(float) for k, v in enumerate(vectors)}
     train_job(vectors, indices, offsets, np.zeros(3, np.uint32), False, cum_table, 1, False, 1, alpha, 7,
               False, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0), np.zeros(0), np.zeros(0),
-              1.0, 1.0, np.zeros(2, dtype=np.float32))
+              1.0, 1.0, np.zeros((0, 0), np.float32), np.zeros(2, dtype=np.float32))
     for center, context in ((0, 1), (1, 0)):
         work = np.zeros(2)
         g = alpha * (1 - w[center] @ w[context] / 2)        # positive: g = alpha (1 - x/2)

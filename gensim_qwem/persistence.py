@@ -1,0 +1,457 @@
+"""Saving models safely: atomic saves, and a pickle-free ``.npz`` format for :class:`~gensim_qwem.QWEM`.
+
+Two ways to store a model:
+
+* :func:`atomic_save` (what ``QWEM.save`` does): gensim's format (a pickle, plus ``.npy`` side files for
+  large arrays), written to temporary names in the destination folder and moved into place with
+  :func:`os.replace`, so a crash or a full disk in the middle of a save leaves the previous save loadable.
+  **Loading a pickle executes code chosen by whoever wrote the file**: load such files
+  (``QWEM.load``, ``Word2Vec.load``, :func:`pickle.load`) only from sources you trust.
+* :func:`save_npz` / :func:`load_npz`: numpy arrays plus a JSON header in one ``.npz`` file, read with
+  ``allow_pickle=False``. Loading one runs no code from the file, so it is the format to exchange models
+  in. It stores everything needed to evaluate and to continue training (vectors, vocabulary and counts,
+  subsampling thresholds, pair statistics, hyper-parameters, random state), but not callbacks, the
+  ``hashfxn`` (reset to :func:`hash`), or a ``trim_rule``.
+"""
+import inspect
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import zipfile
+
+import numpy as np
+import scipy.sparse
+from gensim import utils
+
+logger = logging.getLogger(__name__)
+
+NPZ_FORMAT = "gensim_qwem.npz"
+NPZ_VERSION = 1
+_COMPRESSED = (".gz", ".bz2")  # suffixes for which gensim compresses the pickle and writes .npz side files
+_GENERATION = re.compile(r"\.gen-[0-9a-f]{12}")
+
+# constructor arguments that are not hyper-parameters stored under their own name
+_NOT_PARAMETERS = {"self", "sentences", "corpus_file", "hashfxn", "trim_rule", "callbacks"}
+_STATE = (
+    "corpus_count", "corpus_total_words", "train_count", "total_train_time", "running_training_loss",
+    "min_alpha_yet_reached", "effective_min_count", "layer1_size",
+)
+
+
+class ModelFileError(ValueError):
+    """A file is not a model this library wrote, or it is truncated or corrupted."""
+
+
+# ---------------------------------------------------------------------------------------------- atomic saves
+def atomic_save(model, fname, **kwargs):
+    """Save `model` with gensim's :meth:`~gensim.utils.SaveLoad.save` so that `fname` is replaced atomically.
+
+    Everything is first written under temporary names in the folder of `fname` and flushed to disk;
+    only then is it moved into place with :func:`os.replace`. If writing fails (an exception, a full disk,
+    a killed process), the previous file at `fname` and its side files are left as they were, the
+    temporary files are removed (except after a hard kill), and the in-memory model is unchanged.
+
+    gensim stores large arrays (or those named in ``separately``) in ``.npy`` side files named after
+    the file (``fname.wv.vectors.npy``...). Several files cannot be swapped in one atomic step, so for a
+    model that supports it (``QWEM``: class attribute ``_side_files_by_generation``) each save writes its
+    side files under a new generation name (``fname.gen-<12 hex digits>.wv.vectors.npy``), records that
+    name in the pickle, and the single ``os.replace`` of `fname` switches from the old complete set to the
+    new one; the old generation is deleted afterwards. For other objects the side files are swapped one by
+    one before `fname` (rolled back if a step fails); only a power cut in that short window can mix sets.
+
+    Parameters
+    ----------
+    model : gensim.utils.SaveLoad
+        The object to save.
+    fname : str or os.PathLike or file-like
+        Destination. An open file object is written to directly (gensim then pickles everything into it;
+        nothing to swap).
+    **kwargs
+        ``separately``, ``sep_limit``, ``ignore``, ``pickle_protocol``, as for gensim's ``save``.
+
+    Notes
+    -----
+    gensim's format is a pickle: loading it executes code from the file. Use :func:`save_npz` to give a
+    model to someone who should not have to trust you. Two processes saving to the same `fname` at the
+    same time are not supported (as with gensim).
+    """
+    if not isinstance(fname, (str, os.PathLike)):
+        utils.SaveLoad.save(model, fname, **kwargs)
+        return
+    fname = os.fspath(fname)
+    snapshot = _snapshot_saveloads(model)
+    try:
+        if getattr(model, "_side_files_by_generation", False):
+            _save_generation(model, fname, kwargs)
+        else:
+            _save_swap(model, fname, kwargs)
+    except BaseException:
+        # gensim's _save_specials removes array attributes while it writes them and loses track of
+        # nested objects' arrays when a write fails: put every attribute back as it was
+        _restore_saveloads(snapshot)
+        raise
+
+
+def _snapshot_saveloads(obj, seen=None):
+    """(object, shallow copy of its __dict__) for `obj` and every nested object gensim saves recursively."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or not hasattr(obj, "__dict__"):
+        return []
+    seen.add(id(obj))
+    snapshot = [(obj, dict(obj.__dict__))]
+    for value in list(obj.__dict__.values()):
+        if hasattr(value, "_save_specials"):
+            snapshot.extend(_snapshot_saveloads(value, seen))
+    return snapshot
+
+
+def _restore_saveloads(snapshot):
+    for obj, state in snapshot:
+        obj.__dict__.clear()
+        obj.__dict__.update(state)
+
+
+def _split_compression(name):
+    for suffix in _COMPRESSED:
+        if name.endswith(suffix):
+            return name[:-len(suffix)], suffix
+    return name, ""
+
+
+def _fsync_file(path):
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(folder):
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse to fsync a directory; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
+
+
+def _written_files(folder, stem):
+    """`stem` and the side files gensim wrote for it (``stem.<attribute>...``)."""
+    return [name for name in os.listdir(folder) if name == stem or name.startswith(stem + ".")]
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as error:  # e.g. still memory-mapped on Windows: leave it, it is only stale
+        logger.warning("could not remove %s: %s", path, error)
+
+
+def _save_generation(model, fname, kwargs):
+    folder, base = os.path.split(os.path.abspath(fname))
+    root, suffix = _split_compression(base)
+    token = secrets.token_hex(6)
+    stem = f"{root}.gen-{token}{suffix}"
+    staged = os.path.join(folder, stem)
+    model.__dict__["_side_stem"] = stem
+    replacing = False
+    try:
+        utils.SaveLoad.save(model, staged, **kwargs)
+        for name in _written_files(folder, stem):
+            _fsync_file(os.path.join(folder, name))
+        replacing = True
+        os.replace(staged, fname)  # the commit: from here on `fname` names the new generation
+    except BaseException:
+        if not (replacing and not os.path.exists(staged)):  # not committed: drop the new generation
+            for name in _written_files(folder, stem):
+                _remove_quietly(os.path.join(folder, name))
+        raise
+    finally:
+        model.__dict__.pop("_side_stem", None)
+    _fsync_dir(folder)
+    # drop side files of earlier generations of this name (ours only: `root.gen-<hex>...`)
+    previous = re.compile(re.escape(root) + _GENERATION.pattern + re.escape(suffix) + r"\.")
+    for name in os.listdir(folder):
+        if previous.match(name) and not name.startswith(stem + "."):
+            _remove_quietly(os.path.join(folder, name))
+
+
+def _save_swap(model, fname, kwargs):
+    folder, base = os.path.split(os.path.abspath(fname))
+    staging = tempfile.mkdtemp(prefix=f".{base}.saving-", dir=folder)
+    try:
+        model.save(os.path.join(staging, base), **kwargs)
+        side_files = [name for name in _written_files(staging, base) if name != base]
+        for name in side_files + [base]:
+            _fsync_file(os.path.join(staging, name))
+        backup = os.path.join(staging, "previous")
+        os.mkdir(backup)
+        moved = []
+        try:
+            for name in side_files:
+                target = os.path.join(folder, name)
+                if os.path.exists(target):
+                    os.replace(target, os.path.join(backup, name))
+                moved.append(name)
+                os.replace(os.path.join(staging, name), target)
+            os.replace(os.path.join(staging, base), fname)
+        except BaseException:
+            for name in moved:  # roll back: the previous side files return beside the previous fname
+                if os.path.exists(os.path.join(backup, name)):
+                    os.replace(os.path.join(backup, name), os.path.join(folder, name))
+                else:
+                    _remove_quietly(os.path.join(folder, name))
+            raise
+        _fsync_dir(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def side_files_base(obj, fname):
+    """The name gensim's ``_load_specials`` must read side files under, for a file saved by :func:`atomic_save`.
+
+    Call from an overridden ``_load_specials(fname, ...)`` of a class that sets ``_side_files_by_generation``;
+    consumes the generation name stored in the pickle.
+    """
+    stem = obj.__dict__.pop("_side_stem", None)
+    if stem is None:
+        return fname
+    return os.path.join(os.path.dirname(fname), stem)
+
+
+def _atomic_write(path, write):
+    """Call ``write(file object)`` on a temporary file beside `path`, then move it over `path`."""
+    path = os.fspath(path)
+    folder, base = os.path.split(os.path.abspath(path))
+    fd, staged = tempfile.mkstemp(prefix=f".{base}.saving-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(staged, 0o666 & ~_umask())
+        os.replace(staged, path)
+    except BaseException:
+        _remove_quietly(staged)
+        raise
+    _fsync_dir(folder)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# ---------------------------------------------------------------------------------------------- .npz format
+def _parameter_names(cls):
+    """The hyper-parameters of `cls`: its constructor's arguments, each kept as an attribute of that name."""
+    return [name for name in inspect.signature(cls.__init__).parameters if name not in _NOT_PARAMETERS]
+
+
+def _plain(value):
+    """numpy scalars -> Python scalars, for JSON."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def save_npz(model, path, compress=False):
+    """Store a QWEM model in one ``.npz`` file without pickle (atomically, like :func:`atomic_save`).
+
+    The file holds the vectors, the vocabulary (UTF-8) with its per-word attributes (``count``,
+    ``sample_int``), the pair statistics, and a JSON ``header`` with a format marker and version, the
+    hyper-parameters, the training counters and the random state, so training continues exactly as it
+    would have. Read it back with :func:`load_npz`; no code from the file is executed.
+
+    Parameters
+    ----------
+    model : gensim_qwem.QWEM
+        The model; every vocabulary key must be a str.
+    path : str or os.PathLike
+        Destination, used as given (no ``.npz`` is appended).
+    compress : bool
+        Deflate the arrays (smaller, slower).
+    """
+    from gensim_qwem.model import QWEM
+
+    if not isinstance(model, QWEM):
+        raise TypeError(f"save_npz stores QWEM models; got {type(model).__name__}. "
+                        "Use model.save(...) for other gensim objects.")
+    keys = model.wv.index_to_key
+    if any(not isinstance(key, str) for key in keys):
+        bad = next(key for key in keys if not isinstance(key, str))
+        raise TypeError(f"save_npz stores str vocabulary keys only; found {type(bad).__name__} {bad!r}. "
+                        "Rebuild the vocabulary from str tokens.")
+    encoded = [key.encode("utf-8") for key in keys]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(key) for key in encoded], out=offsets[1:])
+    arrays = {
+        "vectors": np.ascontiguousarray(model.wv.vectors, dtype=np.float32),
+        "vocab_utf8": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+        "vocab_offsets": offsets,
+        "vectors_lockf": np.asarray(getattr(model.wv, "vectors_lockf", np.ones(1, dtype=np.float32))),
+    }
+    for name, values in model.wv.expandos.items():
+        values = np.asarray(values)
+        if values.dtype.hasobject:
+            raise TypeError(f"save_npz cannot store the object-typed word attribute {name!r}.")
+        arrays[f"expando/{name}"] = values
+    statistics = getattr(model, "statistics", None)
+    if statistics is not None:
+        A = statistics.cooccurrence.tocsr()
+        arrays.update({
+            "statistics/data": A.data, "statistics/indices": A.indices, "statistics/indptr": A.indptr,
+            "statistics/word_counts": statistics.word_counts, "statistics/keep_prob": statistics.keep_prob,
+        })
+    random = getattr(model, "random", None)
+    header = {
+        "format": NPZ_FORMAT,
+        "version": NPZ_VERSION,
+        "class": type(model).__name__,
+        "parameters": {name: _plain(getattr(model, name)) for name in _parameter_names(type(model))
+                       if hasattr(model, name)},
+        "state": {name: _plain(getattr(model, name, None)) for name in _STATE},
+        "vocab_size": len(keys),
+        "epoch_losses": [float(loss) for loss in getattr(model, "epoch_losses", [])],
+        "statistics": None if statistics is None else {
+            "shape": list(statistics.cooccurrence.shape), "window": statistics.window,
+            "shrink_windows": statistics.shrink_windows, "sentences": statistics.sentences},
+        "random_state": random.bit_generator.state if isinstance(random, np.random.Generator) else None,
+    }
+    arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    writer = np.savez_compressed if compress else np.savez
+    _atomic_write(path, lambda handle: writer(handle, **arrays))
+
+
+def _not_ours(path, why):
+    return ModelFileError(f"{os.fspath(path)!r} is not a model file written by gensim_qwem.save_npz: {why}")
+
+
+def load_npz(path, cls=None):
+    """Load a model written by :func:`save_npz` (``allow_pickle=False``: no code from the file runs).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    cls : type, optional
+        Class to build (default :class:`~gensim_qwem.QWEM`).
+
+    Raises
+    ------
+    ModelFileError
+        (a ValueError) when the file is not one :func:`save_npz` wrote, is from a newer format version, or
+        is truncated or corrupted.
+    """
+    from gensim_qwem.cooccurrence import PairStatistics
+    from gensim_qwem.model import QWEM
+
+    cls = QWEM if cls is None else cls
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if not magic:
+        raise _not_ours(path, "it is empty")
+    if magic[:1] == b"\x80":
+        raise _not_ours(path, "it is a pickle (e.g. written by model.save; load that with QWEM.load, and only "
+                              "if you trust where it came from)")
+    if magic == b"\x93NUMPY":
+        raise _not_ours(path, "it is a single .npy array, not an .npz archive")
+    if magic[:4] != b"PK\x03\x04":
+        raise _not_ours(path, "it is not a numpy .npz (zip) archive")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise _not_ours(path, f"it is truncated or not a numpy .npz archive ({error})") from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise _not_ours(path, "it is a single .npy array, not an .npz archive")
+    try:
+        with archive:
+            if "header" not in archive.files:
+                raise _not_ours(path, "it has no 'header' entry")
+            try:
+                header = json.loads(archive["header"].tobytes().decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as error:
+                raise _not_ours(path, f"its header is not valid JSON ({error})") from error
+            if not isinstance(header, dict) or header.get("format") != NPZ_FORMAT:
+                raise _not_ours(path, f"its header has no format marker {NPZ_FORMAT!r}")
+            if not isinstance(header.get("version"), int) or isinstance(header["version"], bool):
+                raise _not_ours(path, "its header has no integer format version")
+            if header["version"] > NPZ_VERSION:
+                raise ModelFileError(
+                    f"{os.fspath(path)!r} uses .npz format version {header.get('version')!r}, newer than the "
+                    f"{NPZ_VERSION} this gensim_qwem reads; upgrade gensim_qwem to load it.")
+            arrays = {name: archive[name] for name in archive.files if name != "header"}
+    except ModelFileError:
+        raise
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise _not_ours(path, f"it is truncated or corrupted ({type(error).__name__}: {error})") from error
+    try:
+        return _build_model(cls, header, arrays, PairStatistics)
+    except (KeyError, TypeError, ValueError, IndexError, UnicodeDecodeError) as error:
+        raise _not_ours(path, f"its contents are inconsistent ({type(error).__name__}: {error})") from error
+
+
+def _build_model(cls, header, arrays, statistics_class):
+    vocab_size = int(header["vocab_size"])
+    offsets = arrays["vocab_offsets"]
+    vectors = arrays["vectors"]
+    if offsets.shape != (vocab_size + 1,) or vectors.ndim != 2 or vectors.shape[0] != vocab_size:
+        raise ValueError(f"{vocab_size} words, but {offsets.shape[0] - 1} keys and {vectors.shape[0]} vectors")
+    raw = arrays["vocab_utf8"].tobytes()
+    if int(offsets[-1]) != len(raw) or np.any(np.diff(offsets) < 0):
+        raise ValueError("vocabulary offsets do not match the stored keys")
+    keys = [raw[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(vocab_size)]
+
+    known = set(_parameter_names(cls))
+    unknown = sorted(set(header["parameters"]) - known)
+    if unknown:
+        logger.warning("ignoring parameters this version of %s does not know: %s", cls.__name__, unknown)
+    model = cls(**{name: value for name, value in header["parameters"].items() if name in known})
+    wv = model.wv
+    wv.index_to_key = keys
+    wv.key_to_index = {key: index for index, key in enumerate(keys)}
+    if len(wv.key_to_index) != vocab_size:
+        raise ValueError("the vocabulary has duplicate keys")
+    wv.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    wv.vectors_lockf = arrays.get("vectors_lockf", np.ones(1, dtype=np.float32))
+    wv.norms = None
+    wv.expandos = {}
+    for name, values in arrays.items():
+        if name.startswith("expando/"):
+            if values.shape[0] != vocab_size:
+                raise ValueError(f"word attribute {name[8:]!r} has {values.shape[0]} entries for {vocab_size} words")
+            wv.expandos[name[8:]] = values
+    for name, value in header["state"].items():
+        if name in _STATE:
+            setattr(model, name, value)
+    model.epoch_losses = list(header.get("epoch_losses", []))
+    model.statistics = None
+    if header.get("statistics") is not None:
+        info = header["statistics"]
+        A = scipy.sparse.csr_matrix(
+            (arrays["statistics/data"], arrays["statistics/indices"], arrays["statistics/indptr"]),
+            shape=tuple(info["shape"]))
+        if A.shape != (vocab_size, vocab_size):
+            raise ValueError(f"pair statistics of shape {A.shape} for {vocab_size} words")
+        A.check_format(full_check=True)
+        model.statistics = statistics_class(A, arrays["statistics/word_counts"], info["window"],
+                                            info["shrink_windows"], arrays["statistics/keep_prob"],
+                                            info["sentences"])
+    if vocab_size and model.negative and "count" in wv.expandos:
+        model.make_cum_table()
+    model.random = np.random.default_rng(model.seed)
+    if header.get("random_state") is not None:
+        model.random.bit_generator.state = header["random_state"]
+    model.add_lifecycle_event("loaded", fname="npz")
+    return model
+
+
+__all__ = ["ModelFileError", "atomic_save", "load_npz", "save_npz", "side_files_base", "NPZ_FORMAT",
+           "NPZ_VERSION"]
