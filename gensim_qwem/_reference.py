@@ -34,7 +34,14 @@ def pair_weight(i, j, weighting):
     return weighting["scale"] / g
 
 
-def train_job(vectors, indices, offsets, sample_int, subsample, cum_table, window, shrink_windows,
+def draw_noise(rng, threshold, alias):
+    """The kernel's alias-method draw: column from the high 32 bits, coin from the low 32 bits."""
+    r = rng.next_u64()
+    column = ((r >> 32) * len(threshold)) >> 32
+    return column if (r & 0xFFFFFFFF) < threshold[column] else int(alias[column])
+
+
+def train_job(vectors, indices, offsets, sample_int, subsample, noise_table, window, shrink_windows,
               negative, alpha, seed, weighting=None, share=1):
     """Numpy twin of ``_sgd.train_job``; updates `vectors` in place, returns (loss, kept words, pairs)."""
     rng = XorShift64Star(seed)
@@ -46,7 +53,7 @@ def train_job(vectors, indices, offsets, sample_int, subsample, cum_table, windo
                 continue
             kept.append(int(indices[p]))
     kept_offsets.append(len(kept))
-    noise_total = int(cum_table[-1])
+    threshold, alias = noise_table
     loss, pairs = 0.0, 0
     for s in range(len(offsets) - 1):
         lo, hi = kept_offsets[s], kept_offsets[s + 1]
@@ -60,8 +67,7 @@ def train_job(vectors, indices, offsets, sample_int, subsample, cum_table, windo
             for group in groups:
                 run = len(group)
                 for _ in range(negative):
-                    draw = (rng.next_u64() >> 33) % noise_total
-                    group.append((int(np.searchsorted(cum_table, draw, side="left")), False, run))
+                    group.append((draw_noise(rng, threshold, alias), False, run))
                 work = np.zeros(vectors.shape[1], dtype=np.float32)
                 for target, positive, multiplicity in group:
                     psi = multiplicity * pair_weight(center, target, weighting)

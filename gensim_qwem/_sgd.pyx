@@ -34,16 +34,14 @@ def sentences_to_indices(sentences, dict key_to_index):
     return (np.asarray(kept, dtype=np.int32), np.asarray(offsets, dtype=np.int64), n_raw)
 
 
-cdef inline int64_t bisect_left(const uint32_t *table, uint64_t x, int64_t lo, int64_t hi) noexcept nogil:
-    """first position p with table[p] >= x"""
-    cdef int64_t mid
-    while hi > lo:
-        mid = (lo + hi) >> 1
-        if table[mid] >= x:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+cdef inline int32_t draw_noise(uint64_t *state, const uint32_t *threshold, const int32_t *alias,
+                               uint64_t size) noexcept nogil:
+    """n ~ Q in O(1) by the alias method: column j = high 32 bits scaled to [0, V), coin = low 32 bits"""
+    cdef uint64_t r = next_u64(state)
+    cdef uint64_t j = ((r >> 32) * size) >> 32
+    if (r & 0xFFFFFFFFULL) < threshold[j]:
+        return <int32_t>j
+    return alias[j]
 
 
 cdef inline double lookup_sparse(const int64_t *indptr, const int32_t *indices, const double *data,
@@ -90,7 +88,12 @@ cdef inline double pair_weight(Weighting *wt, int32_t i, int32_t j) noexcept nog
         return 1.0
     if i < wt.dense_size and j < wt.dense_size:
         return wt.dense_psi[i * wt.dense_size + j]
-    g = lookup_sparse(wt.indptr, wt.indices, wt.data, i, j)
+    # A is symmetric: search the row of the rarer word (larger index: shorter row), where the more
+    # frequent word's column sits near the start
+    if i > j:
+        g = lookup_sparse(wt.indptr, wt.indices, wt.data, i, j)
+    else:
+        g = lookup_sparse(wt.indptr, wt.indices, wt.data, j, i)
     g += wt.half_k * (wt.pair_rate[i] * wt.noise[j] + wt.pair_rate[j] * wt.noise[i])
     if g * wt.max_weight <= wt.scale:
         return wt.max_weight
@@ -121,7 +124,8 @@ cdef inline double update_pair(float *w_center, float *w_target, float *work, in
 
 def train_job(
         float[:, ::1] vectors, const int32_t[::1] indices, const int64_t[::1] offsets,
-        const uint32_t[::1] sample_int, bint subsample, const uint32_t[::1] cum_table,
+        const uint32_t[::1] sample_int, bint subsample,
+        const uint32_t[::1] noise_threshold, const int32_t[::1] noise_alias,
         int window, bint shrink_windows, int negative, double alpha, uint64_t seed,
         bint uniform, const int64_t[::1] a_indptr, const int32_t[::1] a_indices, const double[::1] a_data,
         const double[::1] pair_rate, const double[::1] noise, double scale, double max_weight,
@@ -132,7 +136,7 @@ def train_job(
     frequent words) and from the CSR arrays of A otherwise.
 
     For each kept centre i and each context j in its (shrunk) window: a positive pair (i, j) and
-    `negative` pairs (i, n), n ~ cum_table; the centre's update is applied after its group.
+    `negative` pairs (i, n), n ~ Q (alias table, ``target.alias_table``); the centre's update is applied after its group.
     With `share` = r > 1, consecutive contexts of a centre form groups of up to r that draw `negative`
     noise words once, each weighted by the group size: the expected update (and so the closed form)
     is unchanged, with about m (1 + k / r) instead of m (1 + k) vector updates per centre.
@@ -140,7 +144,7 @@ def train_job(
     cdef int size = vectors.shape[1]
     cdef int64_t n_tokens = indices.shape[0]
     cdef int64_t n_sentences = offsets.shape[0] - 1
-    cdef int64_t vocab_size = cum_table.shape[0]
+    cdef uint64_t vocab_size = noise_threshold.shape[0]
     cdef uint64_t state = seed if seed != 0 else 0x9E3779B97F4A7C15ULL
     cdef int32_t[::1] kept = np.empty(n_tokens, dtype=np.int32)
     cdef int64_t[::1] kept_offsets = np.empty(n_sentences + 1, dtype=np.int64)
@@ -148,7 +152,6 @@ def train_job(
     cdef int run
     cdef int reduced, t
     cdef int32_t center, target
-    cdef uint64_t noise_total
     cdef double loss = 0.0
     cdef float *w
     cdef float *w_center
@@ -169,7 +172,6 @@ def train_job(
 
     with nogil:
         w = &vectors[0, 0]
-        noise_total = cum_table[vocab_size - 1] if vocab_size else 0
         # subsampling: keep word n with probability (sample_int[n] + 1) / 2**32
         for s in range(n_sentences):
             kept_offsets[s] = n_kept
@@ -204,8 +206,7 @@ def train_job(
                     if run < share and j + 1 < stop and not (j + 1 == i and j + 2 >= stop):
                         continue
                     for t in range(negative):
-                        target = <int32_t>bisect_left(&cum_table[0], (next_u64(&state) >> 33) % noise_total,
-                                                      0, vocab_size)
+                        target = draw_noise(&state, &noise_threshold[0], &noise_alias[0], vocab_size)
                         loss += update_pair(w_center, w + <int64_t>target * size, &work[0], size, alpha,
                                             run * pair_weight(&wt, center, target), False)
                     axpy(size, 1.0, &work[0], w_center)  # w_center += sum of its group's steps

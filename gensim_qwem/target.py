@@ -14,6 +14,40 @@ def noise_distribution(word_counts, ns_exponent):
     return weights / weights.sum()
 
 
+def alias_table(probabilities):
+    """Walker/Vose alias table for O(1) draws from `probabilities` (the kernel's negative sampler).
+
+    Returns (threshold uint32, alias int32): draw column j uniformly and a 32-bit coin u; the word is
+    j if u < threshold[j], else alias[j]. Word n then comes with probability
+    (threshold[n] + sum over j with alias[j] = n of (2**32 - threshold[j])) / (V 2**32), i.e. Q_n to 2**-32.
+    """
+    q = np.asarray(probabilities, dtype=np.float64)
+    size = len(q)
+    scaled = q / q.sum() * size
+    keep = np.ones(size)
+    alias = np.arange(size, dtype=np.int32)
+    small = [i for i in range(size) if scaled[i] < 1.0]
+    large = [i for i in range(size) if scaled[i] >= 1.0]
+    while small and large:
+        low, high = small.pop(), large.pop()
+        keep[low], alias[low] = scaled[low], high
+        scaled[high] -= 1.0 - scaled[low]
+        (small if scaled[high] < 1.0 else large).append(high)
+    threshold = np.round(keep * 2.0 ** 32)
+    full = threshold >= 2.0 ** 32   # leftovers (and round-off) keep their own column entirely
+    alias[full] = np.nonzero(full)[0]
+    return np.minimum(threshold, 2.0 ** 32 - 1).astype(np.uint32), alias
+
+
+def alias_probabilities(threshold, alias):
+    """The exact distribution an alias table draws from (test oracle for :func:`alias_table`)."""
+    size = len(threshold)
+    own = np.where(alias == np.arange(size), 1.0, threshold / 2.0 ** 32)
+    probs = own.copy()
+    np.add.at(probs, alias, np.where(alias == np.arange(size), 0.0, 1.0 - threshold / 2.0 ** 32))
+    return probs / size
+
+
 def negative_rate_on(rows, cols, pair_rate, noise, negative):
     """B_ij = k (a_i Q_j + a_j Q_i) / 2 at the given (row, col) positions."""
     return 0.5 * negative * (pair_rate[rows] * noise[cols] + pair_rate[cols] * noise[rows])

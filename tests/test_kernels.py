@@ -7,7 +7,8 @@ from gensim_qwem import _reference
 from gensim_qwem._cooccurrence import count_pairs_job
 from gensim_qwem._sgd import sentences_to_indices, train_job
 from gensim_qwem.cooccurrence import count_chunk, keep_probabilities
-from gensim_qwem.target import TargetOperator, dense_target, noise_distribution, uniform_weight_block
+from gensim_qwem.target import (TargetOperator, alias_probabilities, alias_table, dense_target,
+                                noise_distribution, uniform_weight_block)
 
 
 def random_corpus(rng, vocab_size, n_sentences, max_len):
@@ -17,9 +18,8 @@ def random_corpus(rng, vocab_size, n_sentences, max_len):
     return indices, offsets
 
 
-def cum_table_for(counts, exponent=0.75, domain=2 ** 31 - 1):
-    weights = np.asarray(counts, dtype=float) ** exponent
-    return np.round(np.cumsum(weights) / weights.sum() * domain).astype(np.uint32)
+def noise_table_for(counts, exponent=0.75):
+    return alias_table(noise_distribution(counts, exponent))
 
 
 def test_sentences_to_indices_drops_oov_and_keeps_long_sentences_whole():
@@ -47,7 +47,7 @@ def test_sgd_kernel_matches_numpy_twin(shrink, subsample, uniform, dense_words, 
     indices, offsets = random_corpus(rng, vocab_size, 6, 9)
     counts = np.bincount(indices, minlength=vocab_size) + 1
     sample_int = (rng.random(vocab_size) * 2 ** 32).astype(np.uint32)
-    cum_table = cum_table_for(counts)
+    noise_table = noise_table_for(counts)
     vectors = (rng.standard_normal((vocab_size, dim)) * 0.3).astype(np.float32)
     A = count_chunk(indices, offsets, np.ones(vocab_size), window, shrink, vocab_size)
     op = TargetOperator(A, counts, negative, 0.75)
@@ -56,12 +56,12 @@ def test_sgd_kernel_matches_numpy_twin(shrink, subsample, uniform, dense_words, 
                      max_weight=5.0) if uniform else None
     expected = vectors.copy()
     loss_ref, kept_ref, pairs_ref = _reference.train_job(
-        expected, indices, offsets, sample_int, subsample, cum_table, window, shrink, negative, 0.05, 12345,
+        expected, indices, offsets, sample_int, subsample, noise_table, window, shrink, negative, 0.05, 12345,
         weighting, shared)
     got = vectors.copy()
     A.sort_indices()
     loss, kept, pairs = train_job(
-        got, indices, offsets, sample_int, subsample, cum_table, window, shrink, negative, 0.05, 12345,
+        got, indices, offsets, sample_int, subsample, *noise_table, window, shrink, negative, 0.05, 12345,
         uniform, A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data, op.pair_rate, op.noise,
         scale, 5.0, uniform_weight_block(A, op.pair_rate, op.noise, negative, scale, 5.0, dense_words),
         np.zeros(dim, dtype=np.float32), shared)
@@ -77,10 +77,10 @@ def test_one_job_follows_the_update_formula_by_hand():
     vectors = np.array([[0.5, 0.0], [0.2, 0.4], [0.1, -0.3]], dtype=np.float32)
     indices = np.array([0, 1], dtype=np.int32)
     offsets = np.array([0, 2], dtype=np.int64)
-    cum_table = np.array([0, 0, 2 ** 31 - 1], dtype=np.uint32)  # every negative draw is word 2
+    noise_table = alias_table([0.0, 0.0, 1.0])  # every negative draw is word 2
     alpha = 0.1
     w = {k: v.astype(float) for k, v in enumerate(vectors)}
-    train_job(vectors, indices, offsets, np.zeros(3, np.uint32), False, cum_table, 1, False, 1, alpha, 7,
+    train_job(vectors, indices, offsets, np.zeros(3, np.uint32), False, *noise_table, 1, False, 1, alpha, 7,
               False, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0), np.zeros(0), np.zeros(0),
               1.0, 1.0, np.zeros((0, 0), np.float32), np.zeros(2, dtype=np.float32))
     for center, context in ((0, 1), (1, 0)):
@@ -164,3 +164,16 @@ def test_statistics_of_chunks_add_up():
     second = count_chunk(indices[offsets[half]:], offsets[half:] - offsets[half], keep, 3, True, vocab_size)
     assert scipy.sparse.issparse(whole)
     np.testing.assert_allclose((first + second).toarray(), whole.toarray(), atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_alias_table_draws_exactly_the_noise_distribution(seed):
+    rng = np.random.default_rng(seed)
+    counts = rng.zipf(1.5, 500).astype(float)
+    q = noise_distribution(counts, 0.75)
+    threshold, alias = alias_table(q)
+    np.testing.assert_allclose(alias_probabilities(threshold, alias), q, rtol=1e-6, atol=1e-12)
+    # and the kernel's draw formula, by sampling through the numpy twin's random stream
+    stream = _reference.XorShift64Star(seed + 1)
+    draws = np.bincount([_reference.draw_noise(stream, threshold, alias) for _ in range(20000)], minlength=500)
+    assert np.abs(draws / 20000 - q).max() < 5 * np.sqrt(q.max() / 20000)
