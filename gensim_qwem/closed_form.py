@@ -3,19 +3,23 @@ import numpy as np
 from scipy.sparse.linalg import eigsh
 
 
-def top_eigenpairs(operator, k, tol=1e-6, seed=0, maxiter=None):
+def top_eigenpairs(operator, k, tol=1e-3, seed=0, maxiter=None, ncv=None):
     """Top-`k` eigenpairs of a symmetric operator by *signed* value, in decreasing order.
 
-    Uses Lanczos (``eigsh(which="LA")``) through matrix products only. ``which="LM"`` would return the
-    large negative eigenvalue of the ``-2 * 1 1^T`` part first.
+    Uses implicitly restarted Lanczos (``eigsh(which="LA")``) through matrix products only, in float64.
+    ``which="LM"`` would return the large negative eigenvalue of the ``-2 * 1 1^T`` part first.
+    The default Krylov space of ``max(k + 50, 1.5 k)`` vectors and relative tolerance 1e-3 gave the
+    same analogy accuracy as tol=1e-6 at a fraction of the time (V = 22k, k = 100: 9 s vs 40+ s;
+    benchmarks/results); most of the time is ARPACK's orthogonalisation, not the products.
     """
     n = operator.shape[0]
     if not 1 <= k < n:
         raise ValueError(f"The number of eigenpairs must be in [1, {n - 1}] for a vocabulary of {n} words. "
                          f"Got {k} instead.")
     v0 = np.random.default_rng(seed).standard_normal(n)
-    values, vectors = eigsh(operator, k=k, which="LA", tol=tol, v0=v0, maxiter=maxiter,
-                            ncv=min(n, max(2 * k + 1, 20)))
+    if ncv is None:
+        ncv = max(k + 50, (3 * k) // 2)
+    values, vectors = eigsh(operator, k=k, which="LA", tol=tol, v0=v0, maxiter=maxiter, ncv=min(n, ncv))
     order = np.argsort(values)[::-1]
     return values[order], vectors[:, order]
 

@@ -23,7 +23,7 @@ from gensim_qwem.closed_form import (embeddings_from_eigenpairs, mode_onset_time
 from gensim_qwem import persistence
 from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
 from gensim_qwem.persistence import atomic_save
-from gensim_qwem.target import TargetOperator, uniform_weight_block
+from gensim_qwem.target import TargetOperator, alias_table, noise_distribution, uniform_weight_block
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ WEIGHTINGS = ("uniform", "none")
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity
 # pairs among this many most frequent words read psi from a dense float32 block (16 MiB), not the CSR
 DENSE_WEIGHT_WORDS = 2048
-TRANSIENT = ("_loss_lock", "_uniform", "_worker_error", "_spectrum_cache", "_epoch_threads", "_progress_queue")
+TRANSIENT = ("_loss_lock", "_uniform", "_noise_table", "_worker_error", "_spectrum_cache", "_epoch_threads", "_progress_queue")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -105,10 +105,14 @@ class QWEM(Word2Vec):
 
     Parameters
     ----------
-    weighting : {'uniform', 'none'}
+    weighting : {'none', 'uniform'}
+        ``'none'`` (default) weights all pair updates 1: the G-weighted factorisation, the closer
+        cousin of word2vec, stable at word2vec's learning rate and good in a few epochs.
         ``'uniform'`` weights each pair update by ``c / G_ij`` so that training minimises
-        ``||W W^T - M*||_F^2`` and converges to :meth:`analytic_solution`; ``'none'`` weights all
-        updates 1 (the G-weighted factorisation, closer to plain word2vec, faster, no closed form).
+        ``||W W^T - M*||_F^2`` and converges to :meth:`analytic_solution`. Those weights are largest
+        for rare pairs, so it needs a smaller `alpha` (0.005 is safe on the corpora tried) and, on a
+        large vocabulary, many epochs to get there (see :meth:`theory_time` and
+        :meth:`mode_onset_times`); :meth:`analytic_solution` gives its end point directly.
     init_scale : float
         Standard deviation of the initial Gaussian weights. Small values make the stepwise,
         one-direction-at-a-time learning visible; the closed form does not depend on it.
@@ -131,7 +135,7 @@ class QWEM(Word2Vec):
             sg=1, hs=0, negative=5, ns_exponent=0.75, cbow_mean=1, hashfxn=hash, epochs=5, null_word=0,
             trim_rule=None, sorted_vocab=1, batch_words=MAX_WORDS_IN_BATCH, compute_loss=False, callbacks=(),
             comment=None, max_final_vocab=None, shrink_windows=True,
-            weighting="uniform", init_scale=None, max_weight=100.0, negative_share=2,
+            weighting="none", init_scale=None, max_weight=100.0, negative_share=1,
     ):
         self.weighting = weighting
         self.negative_share = negative_share
@@ -190,12 +194,12 @@ class QWEM(Word2Vec):
     # ------------------------------------------------------------------ tied weights
     @property
     def syn1neg(self):
-        """Context vectors: with tied weights the very same array as ``wv.vectors`` (never a copy)."""
+        """The context vectors, which with tied weights are the very same array as ``wv.vectors``."""
         return self.wv.vectors
 
     @property
     def init_sq(self):
-        """s_0^2 = d * init_scale^2: the initial squared singular value used by the trajectory."""
+        """The initial squared singular value s_0^2 = d * init_scale^2 that the trajectory starts from."""
         return self.wv.vector_size * self._effective_init_scale() ** 2
 
     def init_weights(self):
@@ -209,6 +213,7 @@ class QWEM(Word2Vec):
         self.random = np.random.default_rng(self.seed)
 
     def update_weights(self):
+        """Not supported: online vocabulary growth would invalidate the pair statistics (see build_vocab)."""
         raise NotImplementedError("QWEM does not support build_vocab(update=True)")
 
     # ------------------------------------------------------------------ vocabulary + statistics
@@ -362,7 +367,7 @@ class QWEM(Word2Vec):
         return np.asarray(self.wv.expandos["count"], dtype=np.int64)
 
     # ------------------------------------------------------------------ closed form
-    def analytic_solution(self, vector_size=None, replace=False, tol=1e-6):
+    def analytic_solution(self, vector_size=None, replace=False, tol=1e-3):
         """Embeddings that uniform-weighted training converges to: ``W* = U_d sqrt(max(lambda, 0))``.
 
         Parameters
@@ -405,7 +410,7 @@ class QWEM(Word2Vec):
         return kv
 
     # ------------------------------------------------------------------ spectrum and dynamics
-    def spectrum(self, k=None, tol=1e-6):
+    def spectrum(self, k=None, tol=1e-3):
         """Top-`k` eigenpairs of M* by signed value: (eigenvalues, decreasing; eigenvectors, V x k).
 
         Eigenvector ``u_k`` holds each word's loading on direction k (rows in ``wv.index_to_key``
@@ -489,6 +494,7 @@ class QWEM(Word2Vec):
         corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
         if not self.wv.key_to_index:
             raise RuntimeError("You must first build the vocabulary (build_vocab) before training the model.")
+        self._noise_table = alias_table(noise_distribution(self._vocab_counts(), self.ns_exponent))
         if self.weighting == "uniform":
             self._prepare_uniform_weights(corpus_iterable, corpus_file)
         self.epoch_losses = []
@@ -625,7 +631,7 @@ class QWEM(Word2Vec):
         u = self._uniform if uniform else _EMPTY_WEIGHTS
         loss, effective, _ = train_job(
             self.wv.vectors, indices, offsets, self.wv.expandos["sample_int"], bool(self.sample),
-            self.cum_table, self.window, self.shrink_windows, self.negative, alpha, seed,
+            *self._noise_table, self.window, self.shrink_windows, self.negative, alpha, seed,
             uniform, u["indptr"], u["indices"], u["data"], u["pair_rate"], u["noise"], u["scale"],
             float(self.max_weight), u["dense_psi"], work, int(self.negative_share))
         if self.compute_loss:
@@ -664,6 +670,8 @@ class QWEM(Word2Vec):
         Raises :class:`gensim_qwem.persistence.ModelFileError` (a ValueError) for a truncated or
         corrupted file or side file.
         """
+        if args and isinstance(args[0], os.PathLike):  # gensim's load takes str paths only
+            args = (os.fspath(args[0]),) + args[1:]
         try:
             return super().load(*args, **kwargs)
         except (pickle.UnpicklingError, EOFError, ValueError) as error:
