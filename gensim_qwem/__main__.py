@@ -35,7 +35,8 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 #: Settings of ``demo``: small enough to finish in seconds on two cores, long enough for training to
 #: get close to the closed form (the Lee corpus has only 60,000 words).
-DEMO_SETTINGS = dict(vector_size=20, window=5, min_count=20, epochs=100, alpha=0.005, workers=2, seed=1)
+DEMO_SETTINGS = dict(vector_size=20, window=5, min_count=20, epochs=150, alpha=0.005, workers=2, seed=1,
+                     weighting="uniform")
 DEMO_WORDS = ("police", "Taliban", "Qantas", "fire", "match")
 
 
@@ -181,7 +182,9 @@ def build_parser(prog="gensim-qwem"):
             ("--seed", "seed", int, "random seed"),
             ("--init-scale", "init_scale", _float_above(0.0),
              "standard deviation of the initial weights (default: as gensim's init spread)"),
-            ("--max-weight", "max_weight", _float_above(0.0), "cap on the uniform pair weight c / G_ij")):
+            ("--max-weight", "max_weight", _float_above(0.0), "cap on the uniform pair weight c / G_ij"),
+            ("--negative-share", "negative_share", _int_at_least(1),
+             "consecutive context words of a centre that share one set of negative draws")):
         hp.add_argument(flag, dest=key, type=kind, default=defaults[key], metavar=_metavar(kind), help=text)
     hp.add_argument("--weighting", choices=("uniform", "none"), default=defaults["weighting"],
                     help="'uniform' converges to the closed form; 'none' weights all pairs 1 (closer to "
@@ -198,9 +201,9 @@ def build_parser(prog="gensim-qwem"):
     _add_source_arguments(evaluate)
     evaluate.add_argument("--analogies", metavar="FILE",
                           help="analogy questions, ': section' headers then 'a b c d' lines")
-    evaluate.add_argument("--pairs", metavar="FILE", action="append",
-                          help="word pairs with a human score, 'word1<TAB>word2<TAB>score' lines "
-                               "(repeat the option for several files)")
+    evaluate.add_argument("--pairs", metavar="FILE", action="extend", nargs="+",
+                          help="word pairs with a human score, 'word1<TAB>word2<TAB>score' lines (one or "
+                               "more files)")
     evaluate.add_argument("--protocol", choices=("all-pairs", "gensim"), default="all-pairs",
                           help="'all-pairs': every combination of two in-vocabulary word pairs of a section "
                                "(Karkada et al. 2025); 'gensim': the file's questions as written")
@@ -425,7 +428,8 @@ def _cmd_demo(args):
     _check_input_file(path, "gensim's Lee corpus")
     corpus = LineSentence(path)
     model = QWEM(vector_size=args.vector_size, window=DEMO_SETTINGS["window"], min_count=args.min_count,
-                 epochs=args.epochs, alpha=args.alpha, workers=args.workers, seed=args.seed)
+                 epochs=args.epochs, alpha=args.alpha, workers=args.workers, seed=args.seed,
+                 weighting=DEMO_SETTINGS["weighting"])
     tic = default_timer()
     model.build_vocab(corpus)
     vocab_time = default_timer() - tic
@@ -471,9 +475,9 @@ def _cmd_demo(args):
     for label, now, before in rows:
         print(f"  {label:<58}{now:>9}{before:>9}", file=out)
     learned = np.linalg.svd(trained.astype(np.float64), compute_uv=False) ** 2
-    print(f"  top squared singular values of trained W   " + " ".join(f"{x:6.1f}" for x in learned[:6]),
+    print("  top squared singular values of trained W   " + " ".join(f"{x:6.1f}" for x in learned[:6]),
           file=out)
-    print(f"  top eigenvalues of M* (closed form)        "
+    print("  top eigenvalues of M* (closed form)        "
           + " ".join(f"{x:6.1f}" for x in model.eigenvalues_[:6]), file=out)
     print(f"\ntotal {_format_seconds(default_timer() - start)}. Next: '{args.prog} train --help' to train on "
           "your own corpus.", file=out)
@@ -494,7 +498,7 @@ def _cmd_train(args):
         _check_output_file(args.vectors, "vectors")
     params = {key: getattr(args, key) for key in (
         "vector_size", "window", "min_count", "max_final_vocab", "negative", "ns_exponent", "sample", "epochs",
-        "alpha", "min_alpha", "workers", "seed", "init_scale", "max_weight", "weighting")}
+        "alpha", "min_alpha", "workers", "seed", "init_scale", "max_weight", "negative_share", "weighting")}
     corpus = LineSentence(args.corpus)
     model = QWEM(**params)
     tic = default_timer()
@@ -514,6 +518,8 @@ def _cmd_train(args):
         _train_with_callbacks(model, corpus, _progress_callbacks(args))
         print(f"trained {model.epochs} epoch{'s' if model.epochs != 1 else ''} (weighting={model.weighting!r})   "
               f"{_format_seconds(default_timer() - tic)}")
+        if model.weighting == "uniform":
+            _note_if_undertrained(model)
     if args.output:
         if args.output.lower().endswith(".npz"):
             model.save_npz(args.output)
@@ -575,6 +581,24 @@ def _cmd_evaluate(args):
         print(f"pairs      {name}: Spearman {result.spearman:.3f}, Pearson {result.pearson:.3f} "
               f"({result.coverage:.0%} of {result.pairs:,} pairs in the vocabulary)")
     return EXIT_OK
+
+
+def _note_if_undertrained(model):
+    """Say so when training stopped before even the strongest eigen-direction of M* was learned.
+
+    The theory (see the docs' Theory page) gives the gradient-flow time that the schedule reached,
+    ``model.theory_time()``, and the time at which direction 1 switches on, ``model.mode_onset_times(1)``;
+    one eigenpair costs little next to training.
+    """
+    reached = float(model.theory_time())
+    onset = float(model.mode_onset_times(1)[0])
+    if not np.isfinite(onset) or reached >= onset:
+        return
+    needed = int(np.ceil(model.epochs * onset / max(reached, 1e-300)))
+    print(f"note: training reached time t={reached:.3g} of the theory, but even the strongest direction of M* is "
+          f"learned only near t={onset:.3g}: the vectors are still close to their random start. Train longer "
+          f"(about {needed:,} epochs at this alpha for that first direction), or use --closed-form for the end "
+          "point of training.")
 
 
 def _check_pairs_file(path):
@@ -657,6 +681,13 @@ def main(argv=None, prog=None):
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error to report
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_ERROR
     except _USER_ERRORS as error:
         print(f"{prog} {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_ERROR
