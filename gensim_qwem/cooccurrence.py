@@ -121,7 +121,7 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
     """
     vocab_size = len(keep_prob)
     keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
-    results, errors = [], []
+    partial_sums, errors = _RunningSum(), []
     word_counts = np.zeros(vocab_size, dtype=np.int64)
     jobs = queue.Queue(maxsize=2 * workers)
 
@@ -133,7 +133,7 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
             if errors:
                 continue
             try:
-                results.append(count_chunk(job[0], job[1], keep_prob, window, shrink_windows, vocab_size))
+                partial_sums.add(count_chunk(job[0], job[1], keep_prob, window, shrink_windows, vocab_size))
             except BaseException as error:  # reported to the caller below
                 errors.append(error)
 
@@ -161,19 +161,39 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
             thread.join()
     if errors:
         raise errors[0]
-    cooccurrence = _sum_tree(results, vocab_size)
+    cooccurrence = partial_sums.total(vocab_size)
     logger.info("counted pair statistics of %i sentences, %i words in %.1fs: %i distinct pairs",
                 sentences, raw_words, default_timer() - start, cooccurrence.nnz)
     return PairStatistics(cooccurrence, word_counts, window, shrink_windows, keep_prob, sentences)
 
 
-def _sum_tree(matrices, size):
-    """Sum sparse matrices pairwise (balanced), so each entry is copied O(log n) times, not O(n)."""
-    if not matrices:
-        return scipy.sparse.csr_matrix((size, size), dtype=np.float64)
-    while len(matrices) > 1:
-        matrices = [matrices[i] + matrices[i + 1] if i + 1 < len(matrices) else matrices[i]
-                    for i in range(0, len(matrices), 2)]
-    total = matrices[0].tocsr()
-    total.sort_indices()
-    return total
+class _RunningSum:
+    """Sum of sparse matrices added one by one, merged as they arrive (binary-counter order).
+
+    Keeps O(log n) partial sums, each entry copied O(log n) times, so memory stays near the size of
+    the result instead of growing with the number of chunks.
+    """
+
+    def __init__(self):
+        self.stack = []   # (number of chunks summed, matrix), counts strictly decreasing
+        self.lock = threading.Lock()
+
+    def add(self, matrix):
+        item = (1, matrix)
+        while True:
+            with self.lock:
+                if not self.stack or self.stack[-1][0] != item[0]:
+                    self.stack.append(item)
+                    return
+                other = self.stack.pop()
+            item = (item[0] + other[0], item[1] + other[1])  # summed outside the lock, GIL released
+
+    def total(self, size):
+        if not self.stack:
+            return scipy.sparse.csr_matrix((size, size), dtype=np.float64)
+        total = self.stack[0][1]
+        for _, matrix in self.stack[1:]:
+            total = total + matrix
+        total = total.tocsr()
+        total.sort_indices()
+        return total
