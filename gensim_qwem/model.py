@@ -441,9 +441,10 @@ class QWEM(Word2Vec):
             features.append([(self.wv.index_to_key[i], float(column[i])) for i in top])
         return features
 
-    def pair_weight_scale(self):
+    def pair_weight_scale(self, operator=None):
         """c = sum(G) / V^2: the uniform weights are psi_ij = c / G_ij, averaging 1 over all V^2 cells."""
-        return self.target_operator().weight_sum() / float(len(self.wv)) ** 2
+        operator = self.target_operator() if operator is None else operator
+        return operator.weight_sum() / float(len(self.wv)) ** 2
 
     def theory_time(self, epochs_done=None, alpha=None, min_alpha=None, epochs=None):
         """Gradient-flow time t reached after `epochs_done` epochs of uniform-weighted training.
@@ -522,7 +523,7 @@ class QWEM(Word2Vec):
         operator = self.target_operator()
         A = self.statistics.cooccurrence
         A.sort_indices()
-        scale = operator.weight_sum() / float(len(self.wv)) ** 2
+        scale = self.pair_weight_scale(operator)
         self._uniform = dict(
             indptr=A.indptr.astype(np.int64), indices=A.indices.astype(np.int32), data=A.data,
             pair_rate=operator.pair_rate, noise=operator.noise, scale=scale,
@@ -702,8 +703,6 @@ class QWEM(Word2Vec):
 
     def _load_specials(self, fname, *args, **kwargs):
         super()._load_specials(persistence.side_files_base(self, fname), *args, **kwargs)
-        self._loss_lock = threading.Lock()
-        self._worker_error = None
         if not isinstance(self.random, np.random.Generator):
             self.random = np.random.default_rng(self.seed)
 
