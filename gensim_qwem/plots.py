@@ -10,7 +10,7 @@ def _figure(**kwargs):
     """A pyplot-free Figure (no GUI backend, nothing kept alive by pyplot)."""
     try:
         from matplotlib.figure import Figure
-    except ImportError as error:  # pragma: no cover - depends on the environment
+    except ImportError as error:
         raise ImportError("gensim_qwem.plots needs matplotlib. Install the optional extra: "
                           "pip install 'gensim_qwem[plot]' (or pip install matplotlib).") from error
     return Figure(**kwargs)
@@ -180,6 +180,9 @@ def plot_eigen_features(features, eigenvalues=None, columns=5, title="Top words 
     count = len(features)
     if count == 0:
         raise ValueError("plot_eigen_features needs at least one eigen-direction; got an empty list.")
+    if eigenvalues is not None and len(eigenvalues) < count:
+        raise ValueError(f"plot_eigen_features got {count} eigen-directions but only {len(eigenvalues)} "
+                         "eigenvalues; pass one eigenvalue per direction.")
     columns = max(1, min(columns, count))
     rows = -(-count // columns)
     topn = max(len(words) for words in features)
