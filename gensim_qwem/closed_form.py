@@ -1,6 +1,32 @@
 """Closed-form QWEM: eigen-solver, converged embeddings and the training trajectory (THEORY §4-§5)."""
+import logging
+from timeit import default_timer
+
 import numpy as np
-from scipy.sparse.linalg import eigsh
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+logger = logging.getLogger(__name__)
+
+
+class _LoggedProducts(LinearOperator):
+    """Wraps a symmetric operator to log, every `every` seconds, how many products ARPACK has asked for."""
+
+    def __init__(self, operator, every=5.0):
+        super().__init__(dtype=operator.dtype, shape=operator.shape)
+        self.operator, self.every = operator, every
+        self.products, self.start = 0, default_timer()
+        self.next_report = self.start + every
+
+    def _matvec(self, x):
+        self.products += 1
+        if default_timer() >= self.next_report:
+            logger.info("EIGENSOLVE: %i operator products in %.0fs (Lanczos; the number needed depends on the "
+                        "spectrum, so no ETA)", self.products, default_timer() - self.start)
+            self.next_report = default_timer() + self.every
+        return self.operator.matvec(x)
+
+    def _adjoint(self):
+        return self
 
 
 def top_eigenpairs(operator, k, tol=1e-3, seed=0, maxiter=None, ncv=None):
@@ -19,7 +45,10 @@ def top_eigenpairs(operator, k, tol=1e-3, seed=0, maxiter=None, ncv=None):
     v0 = np.random.default_rng(seed).standard_normal(n)
     if ncv is None:
         ncv = max(k + 50, (3 * k) // 2)
-    values, vectors = eigsh(operator, k=k, which="LA", tol=tol, v0=v0, maxiter=maxiter, ncv=min(n, ncv))
+    logger.info("EIGENSOLVE: top %i eigenpairs of a %i x %i operator (tol %g)", k, n, n, tol)
+    logged = _LoggedProducts(operator)
+    values, vectors = eigsh(logged, k=k, which="LA", tol=tol, v0=v0, maxiter=maxiter, ncv=min(n, ncv))
+    logger.info("EIGENSOLVE: done in %.1fs, %i operator products", default_timer() - logged.start, logged.products)
     order = np.argsort(values)[::-1]
     return values[order], vectors[:, order]
 

@@ -101,7 +101,7 @@ def _chunks(corpus_iterable, key_to_index, chunk_words):
 
 
 def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_windows=True, workers=1,
-                     chunk_words=500_000, progress_per=5.0):
+                     chunk_words=500_000, progress_per=5.0, total_words=None):
     """Count :class:`PairStatistics` of a corpus with `workers` threads over chunks of `chunk_words` tokens.
 
     Parameters
@@ -118,6 +118,8 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
         Whether the trainer draws a reduced window per centre (gensim's ``shrink_windows``).
     workers : int
         Counting threads.
+    total_words : int, optional
+        Raw words in the corpus (``model.corpus_total_words``), for percentages and ETA in the log.
     """
     vocab_size = len(keep_prob)
     keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
@@ -151,8 +153,13 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
             if errors:
                 break
             if default_timer() >= next_report:
-                logger.info("PAIR COUNTING: %i sentences, %i words, %.0f words/s", sentences, raw_words,
-                            raw_words / max(default_timer() - start, 1e-9))
+                rate = raw_words / max(default_timer() - start, 1e-9)
+                if total_words:
+                    logger.info("PAIR COUNTING: %.1f%% of %i words, %.0f words/s, ETA %.0fs",
+                                100.0 * raw_words / total_words, total_words, rate,
+                                max(total_words - raw_words, 0) / max(rate, 1e-9))
+                else:
+                    logger.info("PAIR COUNTING: %i sentences, %i words, %.0f words/s", sentences, raw_words, rate)
                 next_report = default_timer() + progress_per
     finally:
         for _ in threads:

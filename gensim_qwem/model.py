@@ -346,7 +346,7 @@ class QWEM(Word2Vec):
             raise TypeError("Pass corpus_iterable or corpus_file to count pair statistics.")
         keep, window, shrink = self._sampling_scheme()
         self.statistics = count_statistics(corpus_iterable, self.wv.key_to_index, keep, window, shrink,
-                                           workers=workers or self.workers)
+                                           workers=workers or self.workers, total_words=self.corpus_total_words)
         return self.statistics
 
     def _current_statistics(self):
