@@ -213,31 +213,34 @@ def train_qwem(model, parts, schedule, operator, eigenvectors, norm_sq, total_wo
 
 
 # ---------------------------------------------------------------------------------------------- figures
-def write_figures(stem, figures_dir, model, eigenvalues, trace, norm_sq, features, modes, anneal_from=None):
-    """The figures of the report; returns {name: path}."""
+def write_figures(stem, figures_dir, eigenvalues, init_sq, vocab_size, trace, norm_sq, features, modes,
+                  anneal_from=None):
+    """The figures of the report; returns {name: path}. Needs only numbers stored in the JSON report."""
+    from gensim_qwem.closed_form import singular_value_trajectory
     from gensim_qwem.plots import (plot_eigen_features, plot_loss_curve, plot_singular_value_trajectory,
                                    plot_spectrum)
 
+    eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
     os.makedirs(figures_dir, exist_ok=True)
     paths = {}
-    fig = plot_spectrum(eigenvalues, title=f"Top {len(eigenvalues)} eigenvalues of M* (V = {len(model.wv)})")
+    fig = plot_spectrum(eigenvalues, title=f"Top {len(eigenvalues)} eigenvalues of M* (V = {vocab_size})")
     paths["spectrum"] = _save(fig, figures_dir, stem, "spectrum")
     fig = plot_eigen_features(features, eigenvalues=eigenvalues[:len(features)])
     paths["eigen_features"] = _save(fig, figures_dir, stem, "eigen_features")
     if len(trace["times"]) < 2:  # QWEM training skipped or diverged at once: no trajectory to draw
         return paths
 
-    size = model.wv.vector_size
-    vocab_sq = float(len(model.wv)) ** 2
+    size = len(eigenvalues)
+    vocab_sq = float(vocab_size) ** 2
     times = np.array(trace["times"])
     fine = np.linspace(0.0, times[-1], 600)
-    predicted = model.predicted_singular_values(fine, size)
+    predicted = singular_value_trajectory(eigenvalues, init_sq, fine)
 
     def mark_anneal(fig):
         if anneal_from is not None and anneal_from < times[-1]:
             fig.axes[0].axvline(anneal_from, color="grey", linewidth=0.8, linestyle="-.")
             fig.axes[0].text(anneal_from, 0.02, " learning rate decays", transform=fig.axes[0].get_xaxis_transform(),
-                             fontsize=8, color="grey")
+                             fontsize=8, color="grey", ha="right")
 
     fig = plot_singular_value_trajectory(
         times, np.array(trace["mode_singular_values"]), predicted, predicted_times=fine, modes=modes,
@@ -248,24 +251,26 @@ def write_figures(stem, figures_dir, model, eigenvalues, trace, norm_sq, feature
     fig = plot_singular_value_trajectory(
         times, np.array(trace["singular_values"]), predicted, predicted_times=fine, modes=modes,
         title="Singular values of W vs predicted s_k(t)")
-    bulk = math.sqrt(model.init_sq / size) * (math.sqrt(len(model.wv)) + math.sqrt(size))  # sigma (sqrt V + sqrt d)
+    bulk = math.sqrt(init_sq / size) * (math.sqrt(vocab_size) + math.sqrt(size))  # sigma (sqrt V + sqrt d)
     fig.axes[0].axhline(bulk, color="grey", linestyle=":", linewidth=1.0,
                         label=r"random init bulk $\sigma(\sqrt{V} + \sqrt{d})$")
     fig.axes[0].legend()
     mark_anneal(fig)
     paths["singular_values"] = _save(fig, figures_dir, stem, "singular_values")
 
-    sgd = {"SGD running loss (slice average)": np.array(trace["sgd_error"]) / vocab_sq}
+    # the SGD loss weighs each pair by psi = min(c / G, max_weight): cells at the cap count less than
+    # in ||W W^T - M*||^2, so the two measured curves part where the error sits in capped (rare-rare) cells
+    sgd = {"SGD running loss, capped weights (slice average)": np.array(trace["sgd_error"]) / vocab_sq}
     fig = plot_loss_curve(trace["sgd_times"], sgd,
-                          predicted=predicted_error(eigenvalues, predicted, norm_sq) / vocab_sq, predicted_times=fine, xlabel="theory time t",
-                          ylabel=r"$\|W W^T - M^*\|_F^2 / V^2$", title="QWEM loss from small initialisation")
+                          predicted=predicted_error(eigenvalues, predicted, norm_sq) / vocab_sq, predicted_times=fine,
+                          xlabel="theory time t", ylabel=r"$\|W W^T - M^*\|_F^2 / V^2$",
+                          title="QWEM loss from small initialisation")
     ax = fig.axes[0]
     ax.plot(trace["exact_times"], np.array(trace["exact_error"]) / vocab_sq, "ko", markersize=4,
-            label="exact objective of W (epoch ends)")
+            label=r"exact $\|W W^T - M^*\|_F^2 / V^2$ (epoch ends)")
     ax.legend()
     mark_anneal(fig)
     paths["loss"] = _save(fig, figures_dir, stem, "loss")
-
     return paths
 
 
@@ -346,10 +351,11 @@ def markdown(report):
             f"{100 * any_result['wordsim353']['coverage']:.0f}%, SimLex-999 coverage "
             f"{100 * any_result['simlex999']['coverage']:.0f}% (Spearman over covered pairs).",
         ]
-    lines += ["", "Agreement between trained, closed-form and predicted embeddings "
-              "(rotation-invariant: ||XX^T - YY^T||_F / ||YY^T||_F):", ""]
-    for label, value in report["agreement"].items():
-        lines.append(f"- {label}: {value:.4f}")
+    if report["agreement"]:
+        lines += ["", "Agreement between trained, closed-form and predicted embeddings "
+                  "(rotation-invariant: ||XX^T - YY^T||_F / ||YY^T||_F):", ""]
+        for label, value in report["agreement"].items():
+            lines.append(f"- {label}: {value:.4f}")
     lines += ["", "Timings (wall seconds, shared 2-core machine):", ""]
     for label, value in report["timings"].items():
         lines.append(f"- {label}: {value:.1f}")
@@ -366,7 +372,8 @@ def markdown(report):
 # ---------------------------------------------------------------------------------------------- main
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("corpus", help="text corpus, one sentence/paragraph per line, tokens separated by spaces")
+    parser.add_argument("corpus", nargs="?",
+                        help="text corpus, one sentence/paragraph per line, tokens separated by spaces")
     parser.add_argument("--vocab", type=int, default=10000, help="vocabulary size (max_final_vocab; 10000)")
     parser.add_argument("--dim", type=int, default=200, help="embedding dimension d (200)")
     parser.add_argument("--window", type=int, default=16, help="window per side (16)")
@@ -404,8 +411,14 @@ def parse_args(argv):
     parser.add_argument("--simlex", default=None, help="SimLex-999 file")
     parser.add_argument("--skip", default="", help="comma-separated methods to skip: word2vec,qwem-trained")
     parser.add_argument("--verbose", action="store_true", help="the libraries' INFO logging too")
+    parser.add_argument("--replot", metavar="REPORT.json", default=None,
+                        help="only redraw the figures (and rewrite the report) of an earlier run from its JSON")
     args = parser.parse_args(argv)
-    if not os.path.isfile(args.corpus):
+    if args.replot:
+        if not os.path.isfile(args.replot):
+            parser.error(f"--replot {args.replot!r} is not a file")
+        return args
+    if args.corpus is None or not os.path.isfile(args.corpus):
         parser.error(f"corpus {args.corpus!r} is not a file")
     for name in ("vocab", "dim", "window", "epochs", "records_per_epoch", "workers", "modes"):
         if getattr(args, name) < 1:
@@ -430,11 +443,33 @@ def shuffled_copy(path, max_lines, seed, work):
     return target
 
 
+def replot(path):
+    """Redraw the figures of an earlier run from its JSON report and rewrite the report beside it."""
+    with open(path) as handle:
+        report = json.load(handle)
+    q = report["qwem_training"]
+    out = os.path.splitext(os.path.abspath(path))[0] + ".md"
+    stem = os.path.splitext(os.path.basename(out))[0]
+    report["figures"] = write_figures(
+        stem, os.path.join(os.path.dirname(out), "figures"), report["all_eigenvalues"], q["init_sq"],
+        report["setting"]["vocab_size"], q, report["target_norm_sq"], report["eigen_features"], report["modes"],
+        q.get("anneal_from"))
+    report["out"] = out
+    with open(path, "w") as handle:
+        json.dump(report, handle, indent=1, default=float)
+    with open(out, "w") as handle:
+        handle.write(markdown(report))
+    logger.info("rewrote %s", out)
+    return 0
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         level=logging.INFO if args.verbose else logging.WARNING)
     logger.setLevel(logging.INFO)
+    if args.replot:
+        return replot(args.replot)
 
     from gensim.models import Word2Vec
 
@@ -542,8 +577,8 @@ def main(argv=None):
         results["word2vec"] = evaluate_all(w2v.wv, paths, len(w2v.wv))
         logger.info("word2vec: %s", _summary(results["word2vec"]))
 
-    figures = write_figures(stem, figures_dir, model, eigenvalues, trace, norm_sq, features, args.modes,
-                            anneal_from)
+    figures = write_figures(stem, figures_dir, eigenvalues, model.init_sq, vocab_size, trace, norm_sq, features,
+                            args.modes, anneal_from)
 
     report = {
         "command": " ".join(["python", os.path.relpath(os.path.abspath(__file__))]
@@ -552,6 +587,7 @@ def main(argv=None):
         "setting": setting, "paper": PAPER, "results": results, "timings": timings, "agreement": agreement,
         "eigenvalues": [float(v) for v in eigenvalues[:10]], "all_eigenvalues": [float(v) for v in eigenvalues],
         "eigen_features": features, "figures": figures,
+        "target_norm_sq": norm_sq, "modes": args.modes,
         "qwem_training": dict(trace, init_sq=model.init_sq, t_end=trace["times"][-1], t_per_epoch=t_per_epoch,
                               tau_d=tau_d, tau=[float(v) for v in tau], anneal_from=anneal_from),
     }

@@ -201,7 +201,7 @@ def plot_eigen_features(features, eigenvalues=None, columns=5, title="Top words 
         ax.tick_params(axis="x", labelsize=7)
         label = f"k = {position + 1}"
         if eigenvalues is not None:
-            label += rf"  ($\lambda$ = {float(eigenvalues[position]):.3g})"
+            label += rf"  ($\lambda$ = {float(eigenvalues[position]):.4g})"
         ax.set_title(label, fontsize=9)
     fig.suptitle(title)
     return fig
