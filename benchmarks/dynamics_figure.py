@@ -11,23 +11,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from gensim.models.callbacks import CallbackAny2Vec
 
 from gensim_qwem import QWEM
 from gensim_qwem.plots import plot_loss_curve, plot_singular_value_trajectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from test_dynamics import unequal_topic_corpus  # noqa: E402  (the tests' planted corpus)
-
-
-class Recorder(CallbackAny2Vec):
-    def __init__(self):
-        self.history = []
-
-    def record(self, model):
-        self.history.append(np.linalg.svd(model.wv.vectors.astype(np.float64), compute_uv=False))
-
-    on_train_begin = on_epoch_end = record
+from test_dynamics import SingularValueRecorder, unequal_topic_corpus  # noqa: E402  (the tests' own)
 
 
 def main():
@@ -40,7 +29,7 @@ def main():
     model = QWEM(vector_size=10, min_count=1, sample=0, workers=1, seed=2, init_scale=1e-4, alpha=5e-5,
                  min_alpha=5e-5, epochs=args.epochs, weighting="uniform", compute_loss=True)
     model.build_vocab(corpus)
-    recorder = Recorder()
+    recorder = SingularValueRecorder()
     model.train(corpus, total_examples=model.corpus_count, epochs=model.epochs, callbacks=[recorder],
                 compute_loss=True)
     observed = np.array(recorder.history)
