@@ -86,7 +86,7 @@ def pmi_matrix(statistics, shift=1.0, cds_alpha=0.75, positive=True):
     return result
 
 
-def _keyed_vectors(index_to_key, vectors):
+def keyed_vectors(index_to_key, vectors):
     """KeyedVectors over `index_to_key` (order kept) holding `vectors` as float32."""
     kv = KeyedVectors(vectors.shape[1], count=len(index_to_key), dtype=REAL)
     kv.index_to_key = list(index_to_key)
@@ -134,7 +134,7 @@ def svd_embeddings(matrix, index_to_key, dim, eig_weight=0.5, seed=0, tol=0.0):
     u, s, _ = svds(scipy.sparse.csr_matrix(matrix, dtype=np.float64), k=dim, tol=tol, v0=v0)
     order = np.argsort(s)[::-1]
     u, s = u[:, order], s[order]
-    return _keyed_vectors(index_to_key, u * s ** float(eig_weight))
+    return keyed_vectors(index_to_key, u * s ** float(eig_weight))
 
 
 def ppmi_embeddings(statistics, index_to_key, dim, shift=1.0, cds_alpha=0.75, eig_weight=0.5, positive=True,

@@ -13,11 +13,11 @@ import time
 from types import GeneratorType
 
 import numpy as np
-from gensim.models.keyedvectors import KeyedVectors
 from gensim.models.word2vec import MAX_WORDS_IN_BATCH, LineSentence, Word2Vec
 from gensim.utils import PICKLE_PROTOCOL
 
 from gensim_qwem._sgd import sentences_to_indices, train_job
+from gensim_qwem.baselines import keyed_vectors
 from gensim_qwem.closed_form import (embeddings_from_eigenpairs, mode_onset_times,
                                       singular_value_trajectory, top_eigenpairs)
 from gensim_qwem import persistence
@@ -404,10 +404,7 @@ class QWEM(Word2Vec):
 
     def _keyed_vectors(self, weights):
         """KeyedVectors with this model's vocabulary, order and word attributes, holding `weights`."""
-        kv = KeyedVectors(weights.shape[1], count=len(self.wv), dtype=REAL)
-        kv.index_to_key = list(self.wv.index_to_key)
-        kv.key_to_index = dict(self.wv.key_to_index)
-        kv.vectors = np.ascontiguousarray(weights, dtype=REAL)
+        kv = keyed_vectors(self.wv.index_to_key, weights)
         kv.expandos = {key: np.array(value) for key, value in self.wv.expandos.items()}
         return kv
 
