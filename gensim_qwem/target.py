@@ -3,9 +3,14 @@
 Wherever A is zero, M* is exactly -2, so ``M* = S - 2 * 1 1^T`` with ``S = 4 A / (A + B)`` on the
 support of A. Products cost O(nnz(A)) per column; M* is never built densely.
 """
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse
 from scipy.sparse.linalg import LinearOperator
+
+from gensim_qwem._symmetric import upper_matvec
 
 
 def noise_distribution(word_counts, ns_exponent):
@@ -53,8 +58,29 @@ def negative_rate_on(rows, cols, pair_rate, noise, negative):
     return 0.5 * negative * (pair_rate[rows] * noise[cols] + pair_rate[cols] * noise[rows])
 
 
+def _upper_triangle(matrix):
+    """Entries j >= i of a CSR matrix with sorted indices, as CSR (int64 indptr, int32 indices)."""
+    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))
+    keep = matrix.indices >= rows
+    indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[keep], minlength=matrix.shape[0]), out=indptr[1:])
+    return scipy.sparse.csr_matrix((matrix.data[keep], matrix.indices[keep].astype(np.int32), indptr),
+                                   shape=matrix.shape)
+
+
+def _balanced_row_ranges(indptr, parts):
+    """Split rows into `parts` contiguous ranges holding about equal numbers of entries."""
+    cuts = np.searchsorted(indptr, np.linspace(0, indptr[-1], parts + 1)[1:-1])
+    bounds = [0, *sorted(set(int(c) for c in cuts)), len(indptr) - 1]
+    return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+
+
 class TargetOperator(LinearOperator):
     """M* as a symmetric ``LinearOperator``: ``M* x = S x - 2 * 1 (1^T x)``.
+
+    Only the upper triangle of S is stored (``upper_part``): a product reads half the entries of a full
+    CSR matrix, and runs on `threads` threads over row ranges of equal size (the eigensolve is bound by
+    these products; scipy's own CSR product is single-threaded).
 
     Parameters
     ----------
@@ -66,29 +92,68 @@ class TargetOperator(LinearOperator):
         k, negatives drawn per positive pair.
     ns_exponent : float
         Exponent of the noise distribution.
+    threads : int, optional
+        Threads per product; default: the CPUs this process may use.
     """
 
-    def __init__(self, cooccurrence, word_counts, negative, ns_exponent):
+    def __init__(self, cooccurrence, word_counts, negative, ns_exponent, threads=None):
         A = scipy.sparse.csr_matrix(cooccurrence, dtype=np.float64)
         A.sort_indices()
         self.pair_rate = np.asarray(A.sum(axis=1)).ravel()
         self.noise = noise_distribution(word_counts, ns_exponent)
         self.negative = negative
-        rows = np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(A.indptr))
-        B = negative_rate_on(rows, A.indices, self.pair_rate, self.noise, negative)
-        self.sparse_part = scipy.sparse.csr_matrix((4.0 * A.data / (A.data + B), A.indices, A.indptr),
-                                                   shape=A.shape)
+        upper = _upper_triangle(A)
+        rows = np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(upper.indptr))
+        B = negative_rate_on(rows, upper.indices, self.pair_rate, self.noise, negative)
+        upper.data = 4.0 * upper.data / (upper.data + B)
+        self.upper_part = upper
+        self._kernel_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False), upper.data)
+        self._diagonal = upper.diagonal()
+        if threads is None:
+            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        self._ranges = _balanced_row_ranges(upper.indptr, max(1, int(threads)))
+        self._buffers = [np.empty(A.shape[0]) for _ in self._ranges]
+        self._pool = ThreadPoolExecutor(len(self._ranges)) if len(self._ranges) > 1 else None
         super().__init__(dtype=np.float64, shape=A.shape)
 
-    def _matmat(self, X):
-        return self.sparse_part @ X - 2.0 * X.sum(axis=0, keepdims=True)
+    @property
+    def sparse_part(self):
+        """S as a full CSR matrix (built on request, from the stored upper triangle)."""
+        U = self.upper_part
+        return (U + U.T - scipy.sparse.diags(self._diagonal)).tocsr()
+
+    def _upper_range_product(self, x, part):
+        (lo, hi), out = self._ranges[part], self._buffers[part]
+        upper_matvec(*self._kernel_arrays, x, out, lo, hi)
+        return out
 
     def _matvec(self, x):
-        x = np.ravel(x)
-        return self.sparse_part @ x - 2.0 * x.sum()
+        x = np.ascontiguousarray(np.ravel(x), dtype=np.float64)
+        if self._pool is None:
+            y = self._upper_range_product(x, 0).copy()
+        else:
+            parts = list(self._pool.map(lambda part: self._upper_range_product(x, part), range(len(self._ranges))))
+            y = parts[0] + parts[1] if len(parts) == 2 else np.sum(parts, axis=0)
+        y -= 2.0 * x.sum()
+        return y
+
+    def _matmat(self, X):
+        U = self.upper_part
+        X = np.asarray(X, dtype=np.float64)
+        return U @ X + U.T @ X - self._diagonal[:, None] * X - 2.0 * X.sum(axis=0, keepdims=True)
 
     def _adjoint(self):
         return self
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_pool"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if len(self._ranges) > 1:
+            self._pool = ThreadPoolExecutor(len(self._ranges))
 
     def weight_sum(self):
         """sum_ij G_ij = sum(A) + k sum(a) sum(Q) = (1 + k) sum(A): expected pair updates per epoch."""

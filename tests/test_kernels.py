@@ -1,4 +1,6 @@
 """Each Cython kernel against its numpy twin (gensim_qwem._reference)."""
+import pickle
+
 import numpy as np
 import pytest
 import scipy.sparse
@@ -6,6 +8,7 @@ import scipy.sparse
 from gensim_qwem import _reference
 from gensim_qwem._cooccurrence import count_pairs_job
 from gensim_qwem._sgd import sentences_to_indices, train_job
+from gensim_qwem._symmetric import upper_matvec
 from gensim_qwem.cooccurrence import count_chunk, keep_probabilities
 from gensim_qwem.target import (TargetOperator, alias_probabilities, alias_table, dense_target,
                                 noise_distribution, uniform_weight_block)
@@ -151,6 +154,43 @@ def test_target_operator_equals_dense_definition():
     np.testing.assert_allclose(op @ X, M @ X, atol=1e-10)
     np.testing.assert_allclose(op.matvec(X[:, 0]), M @ X[:, 0], atol=1e-10)
     assert noise_distribution(counts, 0.75).sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("row_start,row_stop", [(0, 30), (0, 11), (11, 30), (29, 30), (7, 7)])
+def test_upper_triangle_product_matches_full_symmetric_product(row_start, row_stop):
+    rng = np.random.default_rng(3)
+    size = 30
+    full = scipy.sparse.random(size, size, density=0.2, random_state=4).toarray()
+    full = full + full.T + np.diag(rng.random(size))
+    full[5], full[:, 5] = 0.0, 0.0  # an empty row and column
+    upper = scipy.sparse.csr_matrix(np.triu(full))
+    upper.sort_indices()
+    x = rng.standard_normal(size)
+    out = np.full(size, np.nan)  # the kernel must overwrite, not accumulate into, its output
+    upper_matvec(upper.indptr.astype(np.int64), upper.indices.astype(np.int32), upper.data, x, out,
+                 row_start, row_stop)
+    # rows [start, stop) of U, mirrored below the diagonal
+    part = np.zeros_like(full)
+    part[row_start:row_stop] = np.triu(full)[row_start:row_stop]
+    expected = (part + part.T - np.diag(np.diag(part))) @ x
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+def test_target_operator_products_do_not_depend_on_threads(threads):
+    rng = np.random.default_rng(6)
+    vocab_size = 25
+    indices, offsets = random_corpus(rng, vocab_size, 20, 12)
+    counts = np.bincount(indices, minlength=vocab_size) + 1
+    A = count_chunk(indices, offsets, np.ones(vocab_size), 3, True, vocab_size)
+    op = TargetOperator(A, counts, 2, 0.75, threads=threads)
+    M = dense_target(A, counts, 2, 0.75)
+    x = rng.standard_normal(vocab_size)
+    np.testing.assert_allclose(op.matvec(x), M @ x, atol=1e-10)
+    np.testing.assert_allclose(op.matvec(x), M @ x, atol=1e-10)  # buffers are reused across products
+    np.testing.assert_allclose(op @ x[:, None], (M @ x)[:, None], atol=1e-10)
+    clone = pickle.loads(pickle.dumps(op))
+    np.testing.assert_allclose(clone.matvec(x), M @ x, atol=1e-10)
 
 
 def test_statistics_of_chunks_add_up():
