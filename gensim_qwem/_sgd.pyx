@@ -6,6 +6,7 @@ Numpy twin: ``gensim_qwem._reference.train_job``.
 import numpy as np
 
 from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t
+from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
 from gensim_qwem._blas cimport dot, axpy
@@ -44,41 +45,107 @@ cdef inline int32_t draw_noise(uint64_t *state, const uint32_t *threshold, const
     return alias[j]
 
 
-cdef inline double lookup_sparse(const int64_t *indptr, const int32_t *indices, const double *data,
-                                 int64_t row, int32_t col) noexcept nogil:
-    """A[row, col] of a CSR matrix with sorted column indices (0 when absent).
-
-    Galloping search from the row start: with the vocabulary sorted by frequency, the frequent words
-    that most pairs involve sit near the start of each row.
+cdef extern from *:
     """
-    cdef int64_t lo = indptr[row], end = indptr[row + 1], step = 1, hi, mid
-    while lo + step < end and indices[lo + step] < col:
-        lo += step
-        step <<= 1
-    hi = min(lo + step + 1, end)
-    while hi > lo:
-        mid = (lo + hi) >> 1
-        if indices[mid] < col:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < indptr[row + 1] and indices[lo] == col:
-        return data[lo]
-    return 0.0
+    static inline void qwem_prefetch(const void *p) { __builtin_prefetch(p); }
+    """
+    void prefetch "qwem_prefetch" (const void *p) noexcept nogil
+
+
+cdef packed struct PairSlot:
+    int32_t key                 # column, -1 for an empty slot
+    float value                 # A[row, column]
+
+
+cdef inline uint64_t slot_hash(int32_t col, uint64_t mask) noexcept nogil:
+    """odd multiplier: a bijection on the low bits, so a row's nearby columns land in distinct slots"""
+    return (<uint64_t><uint32_t>col * 0x9E3779B1ULL) & mask
+
+
+def pair_table(const int64_t[::1] indptr, const int32_t[::1] indices, const double[::1] data):
+    """Per-row open-addressing hash tables of the lower triangle of a symmetric CSR matrix.
+
+    Row r's table holds its entries A[r, c] with c <= r in a power-of-two number of slots >= 2 n_r (load at
+    most 1/2, so a search for an absent column ends within a few probes), at slots[offsets[r]:offsets[r + 1]].
+    Look up A[i, j] in the row of max(i, j): with the vocabulary sorted by frequency that is the rarer word.
+    Returns (offsets int64[V + 1], slots int32[n_slots, 2] holding (column, float32 bits of the value)).
+    """
+    cdef int64_t size = indptr.shape[0] - 1, r, p, n, lo, total = 0
+    cdef uint64_t width, h
+    offsets_arr = np.zeros(size + 1, dtype=np.int64)
+    cdef int64_t[::1] offsets = offsets_arr
+    for r in range(size):
+        n = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            if indices[p] <= r:
+                n += 1
+        width = 0
+        if n:
+            width = 2
+            while width < <uint64_t>(2 * n):
+                width <<= 1
+        total += width
+        offsets[r + 1] = total
+    slots_arr = np.empty((total, 2), dtype=np.int32)
+    slots_arr[:, 0] = -1
+    cdef int32_t[:, ::1] slot_view = slots_arr
+    cdef PairSlot *slots = <PairSlot *>&slot_view[0, 0] if total else NULL
+    with nogil:
+        for r in range(size):
+            lo = offsets[r]
+            width = offsets[r + 1] - lo
+            for p in range(indptr[r], indptr[r + 1]):
+                if indices[p] > r:
+                    continue
+                h = slot_hash(indices[p], width - 1)
+                while slots[lo + h].key >= 0:
+                    h = (h + 1) & (width - 1)
+                slots[lo + h].key = indices[p]
+                slots[lo + h].value = <float>data[p]
+    return offsets_arr, slots_arr
+
+
+cdef inline double lookup_pair(const int64_t *offsets, const PairSlot *slots, int32_t row,
+                               int32_t col) noexcept nogil:
+    """A[row, col] from row's hash table (0 when absent); needs col <= row"""
+    cdef int64_t lo = offsets[row]
+    cdef uint64_t mask = <uint64_t>(offsets[row + 1] - lo) - 1
+    cdef uint64_t h
+    if offsets[row + 1] == lo:
+        return 0.0
+    h = slot_hash(col, mask)
+    while True:
+        if slots[lo + h].key == col:
+            return slots[lo + h].value
+        if slots[lo + h].key < 0:
+            return 0.0
+        h = (h + 1) & mask
 
 
 cdef struct Weighting:
     bint uniform
     const float *dense_psi      # psi for pairs of the `dense_size` most frequent words, row-major
     int64_t dense_size
-    const int64_t *indptr
-    const int32_t *indices
-    const double *data          # A, expected positive-pair counts per epoch
+    const int64_t *offsets      # pair_table of A, expected positive-pair counts per epoch
+    const PairSlot *slots
     const double *pair_rate     # a_i = sum_j A_ij
     const double *noise         # Q_i = count_i ** ns_exponent / Z
     double half_k               # k / 2
     double scale                # c = mean of G over all V^2 entries
     double max_weight
+
+
+cdef inline void prefetch_weight(Weighting *wt, int32_t i, int32_t j) noexcept nogil:
+    """start loading the slot (or dense entry) that pair_weight(i, j) will read"""
+    cdef int32_t row = i if i > j else j
+    cdef int32_t col = j if i > j else i
+    cdef int64_t lo
+    if i < wt.dense_size and j < wt.dense_size:
+        prefetch(&wt.dense_psi[i * wt.dense_size + j])
+        return
+    lo = wt.offsets[row]
+    if wt.offsets[row + 1] > lo:
+        prefetch(&wt.slots[lo + slot_hash(col, <uint64_t>(wt.offsets[row + 1] - lo) - 1)])
 
 
 cdef inline double pair_weight(Weighting *wt, int32_t i, int32_t j) noexcept nogil:
@@ -88,16 +155,22 @@ cdef inline double pair_weight(Weighting *wt, int32_t i, int32_t j) noexcept nog
         return 1.0
     if i < wt.dense_size and j < wt.dense_size:
         return wt.dense_psi[i * wt.dense_size + j]
-    # A is symmetric: search the row of the rarer word (larger index: shorter row), where the more
-    # frequent word's column sits near the start
+    # A is symmetric: look in the row of the rarer word (larger index)
     if i > j:
-        g = lookup_sparse(wt.indptr, wt.indices, wt.data, i, j)
+        g = lookup_pair(wt.offsets, wt.slots, i, j)
     else:
-        g = lookup_sparse(wt.indptr, wt.indices, wt.data, j, i)
+        g = lookup_pair(wt.offsets, wt.slots, j, i)
     g += wt.half_k * (wt.pair_rate[i] * wt.noise[j] + wt.pair_rate[j] * wt.noise[i])
     if g * wt.max_weight <= wt.scale:
         return wt.max_weight
     return wt.scale / g
+
+
+cdef struct Step:
+    int32_t target
+    bint positive
+    bint last_of_group          # the centre's accumulated update is applied after this step
+    double psi                  # weight, times the group size for negatives
 
 
 cdef inline double update_pair(float *w_center, float *w_target, float *work, int size,
@@ -127,19 +200,22 @@ def train_job(
         const uint32_t[::1] sample_int, bint subsample,
         const uint32_t[::1] noise_threshold, const int32_t[::1] noise_alias,
         int window, bint shrink_windows, int negative, double alpha, uint64_t seed,
-        bint uniform, const int64_t[::1] a_indptr, const int32_t[::1] a_indices, const double[::1] a_data,
+        bint uniform, const int64_t[::1] table_offsets, const int32_t[:, ::1] table_slots,
         const double[::1] pair_rate, const double[::1] noise, double scale, double max_weight,
         const float[:, ::1] dense_psi, float[::1] work, int share=1):
     """Train on one job (sentences already mapped to indices). Returns (loss, effective words, pair updates).
 
     With `uniform`, psi_ij comes from `dense_psi` for i, j < len(dense_psi) (precomputed, the most
-    frequent words) and from the CSR arrays of A otherwise.
+    frequent words) and from A's :func:`pair_table` (`table_offsets`, `table_slots`) otherwise.
 
     For each kept centre i and each context j in its (shrunk) window: a positive pair (i, j) and
     `negative` pairs (i, n), n ~ Q (alias table, ``target.alias_table``); the centre's update is applied after its group.
     With `share` = r > 1, consecutive contexts of a centre form groups of up to r that draw `negative`
     noise words once, each weighted by the group size: the expected update (and so the closed form)
     is unchanged, with about m (1 + k / r) instead of m (1 + k) vector updates per centre.
+
+    Each centre's steps are planned first (same random draws, same order), so that the weights and
+    vectors they read can be prefetched: the lookups are independent, their cache misses overlap.
     """
     cdef int size = vectors.shape[1]
     cdef int64_t n_tokens = indices.shape[0]
@@ -149,19 +225,20 @@ def train_job(
     cdef int32_t[::1] kept = np.empty(n_tokens, dtype=np.int32)
     cdef int64_t[::1] kept_offsets = np.empty(n_sentences + 1, dtype=np.int64)
     cdef int64_t s, p, i, j, lo, hi, start, stop, n_kept = 0, pairs = 0
-    cdef int run
-    cdef int reduced, t
-    cdef int32_t center, target
+    cdef int run, reduced, t, n_steps, e, line
     cdef double loss = 0.0
     cdef float *w
     cdef float *w_center
     cdef Weighting wt
+    # at most 2 window contexts, each its own group in the worst case
+    cdef Step *steps = <Step *>malloc((2 * window * (1 + max(negative, 0)) + 1) * sizeof(Step))
+    if steps == NULL:
+        raise MemoryError("no memory for a centre's plan of SGD steps")
 
     wt.uniform = uniform
     if uniform:
-        wt.indptr = &a_indptr[0]
-        wt.indices = &a_indices[0] if a_indices.shape[0] else NULL
-        wt.data = &a_data[0] if a_data.shape[0] else NULL
+        wt.offsets = &table_offsets[0]
+        wt.slots = <const PairSlot *>&table_slots[0, 0] if table_slots.shape[0] else NULL
         wt.pair_rate = &pair_rate[0]
         wt.noise = &noise[0]
         wt.half_k = 0.5 * negative
@@ -170,46 +247,67 @@ def train_job(
         wt.dense_size = dense_psi.shape[0]
         wt.dense_psi = &dense_psi[0, 0] if wt.dense_size else NULL
 
-    with nogil:
-        w = &vectors[0, 0]
-        # subsampling: keep word n with probability (sample_int[n] + 1) / 2**32
-        for s in range(n_sentences):
-            kept_offsets[s] = n_kept
-            for p in range(offsets[s], offsets[s + 1]):
-                if subsample and sample_int[indices[p]] < (next_u64(&state) >> 32):
-                    continue
-                kept[n_kept] = indices[p]
-                n_kept += 1
-        kept_offsets[n_sentences] = n_kept
+    try:
+        with nogil:
+            w = &vectors[0, 0]
+            # subsampling: keep word n with probability (sample_int[n] + 1) / 2**32
+            for s in range(n_sentences):
+                kept_offsets[s] = n_kept
+                for p in range(offsets[s], offsets[s + 1]):
+                    if subsample and sample_int[indices[p]] < (next_u64(&state) >> 32):
+                        continue
+                    kept[n_kept] = indices[p]
+                    n_kept += 1
+            kept_offsets[n_sentences] = n_kept
 
-        for s in range(n_sentences):
-            lo = kept_offsets[s]
-            hi = kept_offsets[s + 1]
-            for i in range(lo, hi):
-                reduced = <int>(next_u64(&state) % <uint64_t>window) if shrink_windows else 0
-                center = kept[i]
-                w_center = w + <int64_t>center * size
-                start = max(lo, i - window + reduced)
-                stop = min(hi, i + window + 1 - reduced)
-                # groups of up to `share` consecutive contexts; each group draws `negative` noise words
-                # weighted by its size: the same expected rates B with fewer vector updates
-                run = 0
-                for j in range(start, stop):
-                    if j == i:
-                        continue
-                    if run == 0:
-                        memset(&work[0], 0, size * sizeof(float))
-                    target = kept[j]
-                    loss += update_pair(w_center, w + <int64_t>target * size, &work[0], size, alpha,
-                                        pair_weight(&wt, center, target), True)
-                    run += 1
-                    if run < share and j + 1 < stop and not (j + 1 == i and j + 2 >= stop):
-                        continue
-                    for t in range(negative):
-                        target = draw_noise(&state, &noise_threshold[0], &noise_alias[0], vocab_size)
-                        loss += update_pair(w_center, w + <int64_t>target * size, &work[0], size, alpha,
-                                            run * pair_weight(&wt, center, target), False)
-                    axpy(size, 1.0, &work[0], w_center)  # w_center += sum of its group's steps
-                    pairs += run + negative
+            for s in range(n_sentences):
+                lo = kept_offsets[s]
+                hi = kept_offsets[s + 1]
+                for i in range(lo, hi):
+                    reduced = <int>(next_u64(&state) % <uint64_t>window) if shrink_windows else 0
+                    w_center = w + <int64_t>kept[i] * size
+                    start = max(lo, i - window + reduced)
+                    stop = min(hi, i + window + 1 - reduced)
+                    # plan: groups of up to `share` consecutive contexts; each group draws `negative` noise
+                    # words weighted by its size: the same expected rates B with fewer vector updates
+                    n_steps = 0
                     run = 0
+                    for j in range(start, stop):
+                        if j == i:
+                            continue
+                        steps[n_steps].target = kept[j]
+                        steps[n_steps].positive = True
+                        steps[n_steps].last_of_group = False
+                        steps[n_steps].psi = 1.0
+                        n_steps += 1
+                        run += 1
+                        if run < share and j + 1 < stop and not (j + 1 == i and j + 2 >= stop):
+                            continue
+                        for t in range(negative):
+                            steps[n_steps].target = draw_noise(&state, &noise_threshold[0], &noise_alias[0], vocab_size)
+                            steps[n_steps].positive = False
+                            steps[n_steps].last_of_group = False
+                            steps[n_steps].psi = run
+                            n_steps += 1
+                        steps[n_steps - 1].last_of_group = True
+                        run = 0
+                    if uniform:
+                        for e in range(n_steps):
+                            prefetch_weight(&wt, kept[i], steps[e].target)
+                        for e in range(n_steps):
+                            steps[e].psi *= pair_weight(&wt, kept[i], steps[e].target)
+                    for e in range(n_steps):
+                        for line in range(0, size, 16):  # 16 floats per 64-byte cache line
+                            prefetch(w + <int64_t>steps[e].target * size + line)
+                    # run the plan: work accumulates the centre's steps within a group
+                    memset(&work[0], 0, size * sizeof(float))
+                    for e in range(n_steps):
+                        loss += update_pair(w_center, w + <int64_t>steps[e].target * size, &work[0], size, alpha,
+                                            steps[e].psi, steps[e].positive)
+                        if steps[e].last_of_group:
+                            axpy(size, 1.0, &work[0], w_center)  # w_center += sum of its group's steps
+                            memset(&work[0], 0, size * sizeof(float))
+                    pairs += n_steps
+    finally:
+        free(steps)
     return loss, n_kept, pairs

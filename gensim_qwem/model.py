@@ -16,7 +16,7 @@ import numpy as np
 from gensim.models.word2vec import MAX_WORDS_IN_BATCH, LineSentence, Word2Vec
 from gensim.utils import PICKLE_PROTOCOL
 
-from gensim_qwem._sgd import sentences_to_indices, train_job
+from gensim_qwem._sgd import pair_table, sentences_to_indices, train_job
 from gensim_qwem.baselines import keyed_vectors
 from gensim_qwem.closed_form import (embeddings_from_eigenpairs, mode_onset_times,
                                       singular_value_trajectory, top_eigenpairs)
@@ -522,7 +522,7 @@ class QWEM(Word2Vec):
         A.sort_indices()
         scale = self.pair_weight_scale(operator)
         self._uniform = dict(
-            indptr=A.indptr.astype(np.int64), indices=A.indices.astype(np.int32), data=A.data,
+            table=pair_table(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data),
             pair_rate=operator.pair_rate, noise=operator.noise, scale=scale,
             dense_psi=uniform_weight_block(A, operator.pair_rate, operator.noise, self.negative, scale,
                                            self.max_weight, min(len(self.wv), DENSE_WEIGHT_WORDS)),
@@ -632,7 +632,7 @@ class QWEM(Word2Vec):
         loss, effective, _ = train_job(
             self.wv.vectors, indices, offsets, self.wv.expandos["sample_int"], bool(self.sample),
             *self._noise_table, self.window, self.shrink_windows, self.negative, alpha, seed,
-            uniform, u["indptr"], u["indices"], u["data"], u["pair_rate"], u["noise"], u["scale"],
+            uniform, *u["table"], u["pair_rate"], u["noise"], u["scale"],
             float(self.max_weight), u["dense_psi"], work, int(self.negative_share))
         if self.compute_loss:
             with self._loss_lock:
@@ -715,6 +715,5 @@ class QWEM(Word2Vec):
         self._worker_error = None
 
 
-_EMPTY_WEIGHTS = dict(indptr=np.zeros(1, dtype=np.int64), indices=np.zeros(0, dtype=np.int32),
-                      data=np.zeros(0), pair_rate=np.zeros(0), noise=np.zeros(0), scale=1.0,
+_EMPTY_WEIGHTS = dict(table=(np.zeros(1, dtype=np.int64), np.zeros((0, 2), dtype=np.int32)), pair_rate=np.zeros(0), noise=np.zeros(0), scale=1.0,
                       dense_psi=np.zeros((0, 0), dtype=REAL))

@@ -7,7 +7,7 @@ import scipy.sparse
 
 from gensim_qwem import _reference
 from gensim_qwem._cooccurrence import count_pairs_job
-from gensim_qwem._sgd import sentences_to_indices, train_job
+from gensim_qwem._sgd import pair_table, sentences_to_indices, train_job
 from gensim_qwem._symmetric import upper_matvec
 from gensim_qwem.cooccurrence import count_chunk, keep_probabilities
 from gensim_qwem.target import (TargetOperator, alias_probabilities, alias_table, dense_target,
@@ -65,7 +65,7 @@ def test_sgd_kernel_matches_numpy_twin(shrink, subsample, uniform, dense_words, 
     A.sort_indices()
     loss, kept, pairs = train_job(
         got, indices, offsets, sample_int, subsample, *noise_table, window, shrink, negative, 0.05, 12345,
-        uniform, A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data, op.pair_rate, op.noise,
+        uniform, *pair_table(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data), op.pair_rate, op.noise,
         scale, 5.0, uniform_weight_block(A, op.pair_rate, op.noise, negative, scale, 5.0, dense_words),
         np.zeros(dim, dtype=np.float32), shared)
     assert (kept, pairs) == (kept_ref, pairs_ref)
@@ -73,6 +73,25 @@ def test_sgd_kernel_matches_numpy_twin(shrink, subsample, uniform, dense_words, 
     assert not np.allclose(got, vectors)  # the job did update
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
     assert loss == pytest.approx(loss_ref, rel=1e-4, abs=1e-6)
+
+
+def test_pair_table_finds_every_stored_pair_and_nothing_else():
+    """The kernel's per-row hash tables (read back here from their slots) hold exactly A's lower triangle."""
+    size = 40
+    dense = scipy.sparse.random(size, size, density=0.3, random_state=2).toarray()
+    dense = dense + dense.T
+    dense[7], dense[:, 7] = 0.0, 0.0  # an empty row: a zero-width table
+    A = scipy.sparse.csr_matrix(dense)
+    offsets, slots = pair_table(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data)
+    assert offsets[8] == offsets[7]
+    for row in range(size):
+        table = slots[offsets[row]:offsets[row + 1]]
+        width = len(table)
+        stored = table[table[:, 0] >= 0]
+        expected = {col: dense[row, col] for col in range(row + 1) if dense[row, col]}
+        assert width == 0 or (width & (width - 1) == 0 and width >= 2 * len(expected))  # power of 2, load <= 1/2
+        assert dict(zip(stored[:, 0].tolist(), stored[:, 1].view(np.float32).tolist())) == pytest.approx(expected)
+    # lookups through the table (hits, misses, probing) are checked by the SGD kernel against its twin above
 
 
 def test_one_job_follows_the_update_formula_by_hand():
@@ -84,7 +103,7 @@ def test_one_job_follows_the_update_formula_by_hand():
     alpha = 0.1
     w = {k: v.astype(float) for k, v in enumerate(vectors)}
     train_job(vectors, indices, offsets, np.zeros(3, np.uint32), False, *noise_table, 1, False, 1, alpha, 7,
-              False, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0), np.zeros(0), np.zeros(0),
+              False, np.zeros(1, np.int64), np.zeros((0, 2), np.int32), np.zeros(0), np.zeros(0),
               1.0, 1.0, np.zeros((0, 0), np.float32), np.zeros(2, dtype=np.float32))
     for center, context in ((0, 1), (1, 0)):
         work = np.zeros(2)
