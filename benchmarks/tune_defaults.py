@@ -5,7 +5,8 @@ Usage: python benchmarks/tune_defaults.py CORPUS [--epochs 3] [--out benchmarks/
 Trains gensim Word2Vec(sg=1, negative=5) and QWEM variants with vector_size=100, window=5,
 min_count=5, sample=1e-3, workers=2 on the same corpus and reports Google analogy accuracy
 (restrict_vocab=30000), WordSim-353 and SimLex-999 Spearman, training time, and whether training
-diverged. Each configuration shares the vocabulary scan and pair statistics (counted once).
+diverged. Variants share the vocabulary scan and pair statistics (counted once), except those that
+set a parameter of VOCABULARY_PARAMETERS (e.g. sample), which build their own.
 """
 import argparse
 import copy
@@ -23,6 +24,8 @@ from gensim.test.utils import datapath
 from gensim_qwem import QWEM, TrainingDivergedError
 
 COMMON = dict(vector_size=100, window=5, min_count=5, sample=1e-3, workers=2, negative=5, seed=1)
+# a variant that sets one of these gets its own vocabulary scan and pair statistics
+VOCABULARY_PARAMETERS = {"sample", "window", "min_count", "max_final_vocab", "shrink_windows"}
 
 
 def evaluate(kv):
@@ -63,10 +66,15 @@ def main():
     if args.variants:
         variants = json.loads(args.variants)
     for variant in variants:
-        model = copy.deepcopy(base)
-        for name, value in variant.items():
-            setattr(model, name, value)
-        model.init_weights()
+        if VOCABULARY_PARAMETERS & set(variant):
+            # these change the vocabulary's sampling table and the pair statistics: build afresh
+            model = QWEM(epochs=args.epochs, **dict(COMMON, **variant))
+            model.build_vocab(corpus)
+        else:
+            model = copy.deepcopy(base)
+            for name, value in variant.items():
+                setattr(model, name, value)
+            model.init_weights()
         start = time.perf_counter()
         try:
             model.train(corpus, total_examples=model.corpus_count, epochs=args.epochs)

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 REAL = np.float32
 WEIGHTINGS = ("uniform", "none")
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity
-# pairs among this many most frequent words read psi from a dense float32 block (16 MiB), not the CSR
+# pairs among this many most frequent words read psi from a dense float32 block (16 MiB), not the hash tables
 DENSE_WEIGHT_WORDS = 2048
 TRANSIENT = ("_loss_lock", "_uniform", "_noise_table", "_worker_error", "_spectrum_cache", "_epoch_threads", "_progress_queue")
 
@@ -128,12 +128,18 @@ class QWEM(Word2Vec):
     alpha : float
         Initial learning rate, decayed linearly to `min_alpha` as in Word2Vec. The default 0.0125 is half
         word2vec's: on enwiki17m (3 epochs, weighting='none') it gave 24.4% analogy accuracy against
-        18.6% at 0.025 (benchmarks/results/2026-11-25_enwiki17m_e3_*).
+        18.6% at 0.025 (benchmarks/results/2026-11-25_enwiki17m_e3_*), and at sample=1e-4 27.4-28.2%
+        against 24.1% at 0.02 and 27.2% / 23.2% at 0.008 / 0.005.
+    sample : float
+        Subsampling threshold, as in Word2Vec. The default 1e-4 is a tenth of word2vec's: on enwiki17m
+        (3 epochs, weighting='none', seeds 1-3) trained vectors reached 27.4-28.2% analogy accuracy
+        against 23.7-24.9% at 1e-3, with fewer (kept) words to train on; the closed form is the same at both
+        (36.1% vs 35.9%). See benchmarks/results/tune_defaults_2026-11-25_enwiki17m.md.
     """
 
     def __init__(
             self, sentences=None, corpus_file=None, vector_size=100, alpha=0.0125, window=5, min_count=5,
-            max_vocab_size=None, sample=1e-3, seed=1, workers=3, min_alpha=0.0001,
+            max_vocab_size=None, sample=1e-4, seed=1, workers=3, min_alpha=0.0001,
             sg=1, hs=0, negative=5, ns_exponent=0.75, cbow_mean=1, hashfxn=hash, epochs=5, null_word=0,
             trim_rule=None, sorted_vocab=1, batch_words=MAX_WORDS_IN_BATCH, compute_loss=False, callbacks=(),
             comment=None, max_final_vocab=None, shrink_windows=True,
