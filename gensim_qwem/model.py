@@ -29,10 +29,11 @@ logger = logging.getLogger(__name__)
 
 REAL = np.float32
 WEIGHTINGS = ("uniform", "none")
-# rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity
 # pairs among this many most frequent words read psi from a dense float32 block (16 MiB), not the hash tables
 DENSE_WEIGHT_WORDS = 2048
-TRANSIENT = ("_loss_lock", "_uniform", "_noise_table", "_worker_error", "_spectrum_cache", "_epoch_threads", "_progress_queue")
+# rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
+# build_vocab corpus kept for counting the statistics when first needed (counted before any save)
+TRANSIENT = ("_statistics_corpus", "_loss_lock", "_uniform", "_noise_table", "_worker_error", "_spectrum_cache", "_epoch_threads", "_progress_queue")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -227,10 +228,14 @@ class QWEM(Word2Vec):
     # ------------------------------------------------------------------ vocabulary + statistics
     def build_vocab(self, corpus_iterable=None, corpus_file=None, update=False, progress_per=10000,
                     keep_raw_vocab=False, trim_rule=None, **kwargs):
-        """Build the vocabulary as Word2Vec does, then count the pair statistics (second pass).
+        """Build the vocabulary as Word2Vec does; the pair statistics are counted when first needed.
 
-        The statistics need a second pass over the corpus; for a one-shot iterator they are counted
-        later, from the training corpus, when first needed.
+        The statistics (:attr:`statistics`) need a second pass over the corpus and memory of the order of
+        the number of distinct pairs. Training with ``weighting='none'`` does not use them, so they are
+        counted from this corpus only when first needed: by the closed form and spectrum methods, by
+        training with ``weighting='uniform'``, or by saving, pickling or copying the model (so that they
+        always travel with it). The corpus must then still be readable. For a one-shot iterator they are
+        counted from the training corpus of a ``weighting='uniform'`` run, or by :meth:`count_statistics`.
         """
         if update:
             raise ValueError(
@@ -252,7 +257,7 @@ class QWEM(Word2Vec):
                 logger.warning("the corpus is a one-shot iterator: pair statistics will be counted from the "
                                "training corpus when first needed")
             else:
-                self.count_statistics(corpus_iterable)
+                self._statistics_corpus = corpus_iterable
         except BaseException as error:
             self._restore_vocab(previous)
             if isinstance(error, UnicodeDecodeError):
@@ -295,7 +300,8 @@ class QWEM(Word2Vec):
                   key_to_index=dict(self.wv.key_to_index),
                   expandos={name: np.array(values) for name, values in self.wv.expandos.items()})
         snapshot = {name: getattr(self, name, None) for name in
-                    ("wv", "corpus_count", "corpus_total_words", "raw_vocab", "cum_table", "statistics",
+                    ("wv", "corpus_count", "corpus_total_words", "raw_vocab", "cum_table", "_statistics",
+                     "_statistics_corpus",
                      "min_count", "sample", "effective_min_count", "random")}
         return snapshot, wv
 
@@ -337,6 +343,27 @@ class QWEM(Word2Vec):
         else:
             keep = np.ones(len(self.wv))
         return keep, self.window, self.shrink_windows
+
+    @property
+    def statistics(self):
+        """The :class:`~gensim_qwem.cooccurrence.PairStatistics` (A, unigram counts, sampling settings), or None.
+
+        Counted from the :meth:`build_vocab` corpus on first access; set to replace or drop them.
+        """
+        if self._statistics is None and getattr(self, "_statistics_corpus", None) is not None:
+            logger.info("counting the pair statistics of the build_vocab corpus, first needed now")
+            try:
+                self.count_statistics(self._statistics_corpus)
+            except OSError as error:
+                raise OSError(
+                    f"The pair statistics are counted from the build_vocab corpus when first needed, and it can "
+                    f"no longer be read ({error}). Call model.count_statistics(corpus) with the same corpus.") from error
+        return self._statistics
+
+    @statistics.setter
+    def statistics(self, value):
+        self._statistics = value
+        self._statistics_corpus = None
 
     def count_statistics(self, corpus_iterable=None, corpus_file=None, workers=None):
         """(Re)count the pair statistics A of a corpus under the current vocabulary and sampling settings.
@@ -663,6 +690,7 @@ class QWEM(Word2Vec):
         gensim's format is a pickle, and loading a pickle executes code from the file: load such files
         only from sources you trust. :meth:`save_npz` writes a format that loads without pickle.
         """
+        self.statistics  # noqa: B018 -- statistics still pending from build_vocab are counted, then saved
         atomic_save(self, fname_or_handle, separately=separately, sep_limit=sep_limit, ignore=ignore,
                     pickle_protocol=pickle_protocol)
 
@@ -710,13 +738,17 @@ class QWEM(Word2Vec):
             self.random = np.random.default_rng(self.seed)
 
     def __getstate__(self):
+        self.statistics  # noqa: B018 -- pickles and copies carry the statistics, never the corpus
         state = self.__dict__.copy()
         for name in TRANSIENT:
             state.pop(name, None)
         return state
 
     def __setstate__(self, state):
+        if "statistics" in state:  # files saved before statistics became a property
+            state["_statistics"] = state.pop("statistics")
         self.__dict__.update(state)
+        self._statistics_corpus = None
         self._loss_lock = threading.Lock()
         self._worker_error = None
 

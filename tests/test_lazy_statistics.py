@@ -1,0 +1,117 @@
+"""Pair statistics are counted when first needed, not in build_vocab: weighting='none' never pays for them.
+
+Whatever the order of calls, the statistics a model ends up with are those of its build_vocab corpus,
+and they travel with every copy of the model (save, save_npz, pickle, deepcopy).
+"""
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+from conftest import planted_topic_corpus
+from gensim_qwem import QWEM, model as model_module
+from gensim_qwem.cooccurrence import count_statistics
+
+SETTINGS = dict(vector_size=4, min_count=1, workers=1, seed=2, epochs=1)
+
+
+@pytest.fixture
+def corpus():
+    return planted_topic_corpus(n_sentences=200, seed=4)
+
+
+@pytest.fixture
+def counting_calls(monkeypatch):
+    """How many times the model counts pair statistics."""
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return count_statistics(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "count_statistics", counting)
+    return calls
+
+
+def expected_statistics(model, corpus):
+    keep, window, shrink = model._sampling_scheme()
+    return count_statistics(corpus, model.wv.key_to_index, keep, window, shrink).cooccurrence
+
+
+def assert_same_statistics(statistics, expected):
+    assert statistics is not None
+    assert (statistics.cooccurrence != expected).nnz == 0
+
+
+def test_build_vocab_and_unweighted_training_never_count(corpus, counting_calls):
+    model = QWEM(corpus, weighting="none", **SETTINGS)
+    model.train(corpus, total_examples=model.corpus_count, epochs=1)
+    assert counting_calls == []
+    model.analytic_solution()      # first need: counted once, from the build_vocab corpus
+    model.spectrum(2)
+    assert len(counting_calls) == 1
+    assert_same_statistics(model.statistics, expected_statistics(model, corpus))
+
+
+def test_uniform_training_counts_once_before_its_first_epoch(corpus, counting_calls):
+    model = QWEM(corpus, weighting="uniform", alpha=0.001, **SETTINGS)
+    assert len(counting_calls) == 1
+    model.train(corpus, total_examples=model.corpus_count, epochs=1)
+    assert len(counting_calls) == 1
+
+
+@pytest.mark.parametrize("round_trip", ["save", "save_npz", "pickle", "deepcopy"])
+def test_copies_carry_statistics_counted_from_the_build_vocab_corpus(corpus, tmp_path, round_trip):
+    model = QWEM(**SETTINGS)
+    model.build_vocab(corpus)
+    if round_trip == "save":
+        model.save(str(tmp_path / "m.model"))
+        copied = QWEM.load(str(tmp_path / "m.model"))
+    elif round_trip == "save_npz":
+        model.save_npz(tmp_path / "m.npz")
+        copied = QWEM.load_npz(tmp_path / "m.npz")
+    elif round_trip == "pickle":
+        copied = pickle.loads(pickle.dumps(model))
+    else:
+        copied = copy.deepcopy(model)
+    expected = expected_statistics(model, corpus)
+    assert_same_statistics(copied.statistics, expected)
+    np.testing.assert_allclose(copied.analytic_solution().vectors, model.analytic_solution().vectors,
+                               atol=1e-6)
+
+
+def test_statistics_come_from_the_build_vocab_corpus_not_a_later_training_corpus(corpus):
+    other = planted_topic_corpus(n_sentences=200, seed=5)
+    model = QWEM(weighting="uniform", alpha=0.001, **SETTINGS)
+    model.build_vocab(corpus)
+    model.train(other, total_examples=len(other), epochs=1)
+    assert_same_statistics(model.statistics, expected_statistics(model, corpus))
+
+
+def test_dropping_statistics_drops_the_pending_count(corpus):
+    model = QWEM(corpus, **SETTINGS)
+    model.statistics = None
+    with pytest.raises(RuntimeError, match="no pair statistics yet"):
+        model.analytic_solution()
+    model.count_statistics(corpus)
+    assert_same_statistics(model.statistics, expected_statistics(model, corpus))
+
+
+def test_a_new_vocabulary_replaces_pending_statistics(corpus):
+    model = QWEM(**SETTINGS)
+    model.build_vocab(corpus)
+    smaller = [sentence[:3] for sentence in corpus]
+    model.build_vocab(smaller)
+    assert_same_statistics(model.statistics, expected_statistics(model, smaller))
+
+
+def test_a_corpus_file_gone_before_first_need_says_what_to_do(corpus, tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(" ".join(sentence) for sentence in corpus))
+    model = QWEM(corpus_file=str(path), **SETTINGS)
+    path.unlink()
+    with pytest.raises(OSError, match="count_statistics"):
+        model.analytic_solution()
+    model.count_statistics(corpus)
+    assert_same_statistics(model.statistics, expected_statistics(model, corpus))
