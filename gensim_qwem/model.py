@@ -446,18 +446,19 @@ class QWEM(Word2Vec):
         """Top-`k` eigenpairs of M* by signed value: (eigenvalues, decreasing; eigenvectors, V x k).
 
         Eigenvector ``u_k`` holds each word's loading on direction k (rows in ``wv.index_to_key``
-        order). Cached per k until the statistics or ``negative``/``ns_exponent`` change.
+        order). Cached until the statistics or ``negative``/``ns_exponent`` change; a smaller `k` is
+        served from a larger cached solve (e.g. :meth:`eigen_features` after :meth:`analytic_solution`).
         """
         k = self.wv.vector_size if k is None else k
-        key = (k, tol, id(self.statistics), self.negative, self.ns_exponent, len(self.wv))
+        key = (tol, id(self.statistics), self.negative, self.ns_exponent, len(self.wv))
         cached = getattr(self, "_spectrum_cache", None)
-        if cached is None or cached[0] != key:
+        if cached is None or cached[0] != key or len(cached[1]) < k:  # a larger solve serves smaller k
             eigenvalues, eigenvectors = top_eigenpairs(self.target_operator(), k, tol=tol, seed=self.seed)
             # fix each eigenvector's arbitrary sign: largest-magnitude loading positive
             signs = np.sign(eigenvectors[np.abs(eigenvectors).argmax(axis=0), np.arange(k)])
             cached = self._spectrum_cache = (key, eigenvalues, eigenvectors * signs)
-        self.eigenvalues_ = cached[1]
-        return cached[1], cached[2]
+        self.eigenvalues_ = cached[1][:k]
+        return cached[1][:k], cached[2][:, :k]
 
     def eigen_features(self, k=10, topn=10):
         """For each of the top-`k` eigen-directions of M*, the `topn` words with the largest loadings.

@@ -1,7 +1,8 @@
 """Pair statistics are counted when first needed, not in build_vocab: weighting='none' never pays for them.
 
 Whatever the order of calls, the statistics a model ends up with are those of its build_vocab corpus,
-and they travel with every copy of the model (save, save_npz, pickle, deepcopy).
+and they travel with every copy of the model (save, save_npz, pickle, deepcopy). The spectrum computed
+from them is likewise solved once and reused.
 """
 import copy
 import pickle
@@ -115,3 +116,21 @@ def test_a_corpus_file_gone_before_first_need_says_what_to_do(corpus, tmp_path):
         model.analytic_solution()
     model.count_statistics(corpus)
     assert_same_statistics(model.statistics, expected_statistics(model, corpus))
+
+
+def test_smaller_spectra_are_sliced_from_a_larger_cached_solve(corpus, monkeypatch):
+    model = QWEM(corpus, **SETTINGS)
+    solves = []
+    real = model_module.top_eigenpairs
+    monkeypatch.setattr(model_module, "top_eigenpairs", lambda op, k, **kw: solves.append(k) or real(op, k, **kw))
+    values5, vectors5 = model.spectrum(5)
+    values3, vectors3 = model.spectrum(3)
+    assert len(model.eigenvalues_) == 3
+    model.eigen_features(2)
+    assert solves == [5]
+    np.testing.assert_array_equal(values3, values5[:3])
+    np.testing.assert_array_equal(vectors3, vectors5[:, :3])
+    model.spectrum(6)                       # larger than the cache: solved again
+    model.negative += 1                     # other settings: solved again
+    model.spectrum(2)
+    assert solves == [5, 6, 2]
