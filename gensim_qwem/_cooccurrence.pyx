@@ -46,9 +46,22 @@ cdef int push(Triples *out, int32_t row, int32_t col, double val) noexcept nogil
     return 0
 
 
+cdef inline int add_pair(Triples *out, double *dense, int32_t dense_size, int32_t row, int32_t col,
+                         double val) noexcept nogil:
+    """dense[row, col] += val for two of the `dense_size` most frequent words, else append a triple"""
+    if row < dense_size and col < dense_size:
+        dense[<int64_t>row * dense_size + col] += val
+        return 0
+    return push(out, row, col, val)
+
+
 def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, const double[::1] keep_prob,
-                    bint subsample, int window, bint shrink_windows, double tolerance=1e-9):
+                    bint subsample, int window, bint shrink_windows, double tolerance=1e-9,
+                    double[:, ::1] dense=None):
     """Expected counts of (left word, right word) pairs within one job; returns COO (rows, cols, vals).
+
+    With `dense` (D x D), pairs of two words with index < D (the most frequent, which make up about half
+    of all pairs) are added into it instead of being returned: fewer triples to sort and merge.
 
     Weight of a pair whose kept positions are delta apart: (L + 1 - delta) / L with shrunk windows, else 1.
     With subsampling (keep probability p), for left word i and right word j with m in-between tokens:
@@ -68,6 +81,13 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
     cdef int failed = 0
     cdef int32_t[::1] rows_view, cols_view
     cdef double[::1] vals_view
+    cdef int32_t dense_size = 0
+    cdef double *dense_ptr = NULL
+    if dense is not None and dense.shape[0] > 0:
+        if dense.shape[0] != dense.shape[1]:
+            raise ValueError(f"dense must be square, got {dense.shape[0]} x {dense.shape[1]}")
+        dense_size = dense.shape[0]
+        dense_ptr = &dense[0, 0]
     for m in range(window):
         offset_weight[m] = (window - m) / <double>window if shrink_windows else 1.0  # delta = m + 1
     out.size = 0
@@ -86,7 +106,7 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                 if not subsample:
                     stop = min(hi, i + window + 1)
                     for j in range(i + 1, stop):
-                        if push(&out, indices[i], indices[j], offset_weight[j - i - 1]) < 0:
+                        if add_pair(&out, dense_ptr, dense_size, indices[i], indices[j], offset_weight[j - i - 1]) < 0:
                             failed = 1
                     continue
                 p_i = keep_prob[indices[i]]
@@ -101,7 +121,7 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                     for m in range(window):
                         total += kept_between[m] * offset_weight[m]
                     if p_j > 0.0 and total > 0.0:
-                        if push(&out, indices[i], indices[j], p_i * p_j * total) < 0:
+                        if add_pair(&out, dense_ptr, dense_size, indices[i], indices[j], p_i * p_j * total) < 0:
                             failed = 1
                     # token j becomes an in-between token: q'[m] = q[m] (1 - p_j) + q[m - 1] p_j
                     mass = 0.0

@@ -73,18 +73,34 @@ class PairStatistics(utils.SaveLoad):
                 f"window={self.window}, shrink_windows={self.shrink_windows}, sentences={self.sentences})")
 
 
+# pairs among this many most frequent words are summed in a dense block per counting thread (32 MiB)
+DENSE_COUNT_WORDS = 2048
+
+
 def keep_probabilities(sample_int):
     """Subsampling keep probability of each word, exactly as the trainer draws it: (sample_int + 1) / 2**32."""
     return np.minimum(1.0, (np.asarray(sample_int, dtype=np.float64) + 1.0) / 2.0 ** 32)
 
 
-def count_chunk(indices, offsets, keep_prob, window, shrink_windows, vocab_size):
-    """Counts of one chunk of indexed sentences -> symmetric CSR A (float64). Releases the GIL in the kernel."""
+def count_chunk(indices, offsets, keep_prob, window, shrink_windows, vocab_size, dense=None):
+    """Counts of one chunk of indexed sentences -> symmetric CSR A (float64). Releases the GIL in the kernel.
+
+    With `dense` (D x D float64), the (left, right) counts among the D most frequent words are added into
+    it instead, and left out of the result: add :func:`symmetrised` ``(dense)`` once after the last chunk.
+    """
     subsample = bool(np.any(keep_prob < 1.0))
-    rows, cols, vals = count_pairs_job(indices, offsets, keep_prob, subsample, window, shrink_windows)
-    right = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(vocab_size, vocab_size))
-    right.sum_duplicates()
-    return right + right.T.tocsr()
+    rows, cols, vals = count_pairs_job(indices, offsets, keep_prob, subsample, window, shrink_windows, dense=dense)
+    return symmetrised(scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(vocab_size, vocab_size)))
+
+
+def symmetrised(left_right, size=None):
+    """A = C + C^T from counts C of (left word, right word) pairs (sparse, or a dense top-left block)."""
+    size = size or left_right.shape[0]
+    if not scipy.sparse.issparse(left_right):
+        block = scipy.sparse.coo_matrix(left_right)
+        left_right = scipy.sparse.csr_matrix((block.data, (block.row, block.col)), shape=(size, size))
+    left_right.sum_duplicates()
+    return left_right + left_right.T.tocsr()
 
 
 def _chunks(corpus_iterable, key_to_index, chunk_words):
@@ -128,15 +144,22 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
     jobs = queue.Queue(maxsize=2 * workers)
 
     def worker():
+        # pairs of the most frequent words accumulate in a per-thread dense block across chunks
+        dense = np.zeros((min(vocab_size, DENSE_COUNT_WORDS),) * 2)
         while True:
             job = jobs.get()
             if job is None:
-                return
+                break
             if errors:
                 continue
             try:
-                partial_sums.add(count_chunk(job[0], job[1], keep_prob, window, shrink_windows, vocab_size))
+                partial_sums.add(count_chunk(job[0], job[1], keep_prob, window, shrink_windows, vocab_size, dense))
             except BaseException as error:  # reported to the caller below
+                errors.append(error)
+        if not errors:
+            try:
+                partial_sums.add(symmetrised(dense, vocab_size))
+            except BaseException as error:
                 errors.append(error)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, workers))]
@@ -182,25 +205,29 @@ class _RunningSum:
     """
 
     def __init__(self):
-        self.stack = []   # (number of chunks summed, matrix), counts strictly decreasing
+        self.partials = {}   # number of chunks summed -> matrix; at most one partial sum per count
         self.lock = threading.Lock()
 
     def add(self, matrix):
-        item = (1, matrix)
+        count = 1
         while True:
             with self.lock:
-                if not self.stack or self.stack[-1][0] != item[0]:
-                    self.stack.append(item)
+                other = self.partials.pop(count, None)
+                if other is None:
+                    self.partials[count] = matrix
                     return
-                other = self.stack.pop()
-            item = (item[0] + other[0], item[1] + other[1])  # summed outside the lock, GIL released
+            # summed outside the lock (GIL released), by whichever thread brought the second one;
+            # keyed by count, not stack order, so concurrent merges still pair equal sizes
+            matrix, count = matrix + other, 2 * count
 
     def total(self, size):
-        if not self.stack:
+        if not self.partials:
             return scipy.sparse.csr_matrix((size, size), dtype=np.float64)
-        total = self.stack[0][1]
-        for _, matrix in self.stack[1:]:
-            total = total + matrix
+        # smallest first: each addition costs the size of both operands, so the largest is added once
+        counts = sorted(self.partials)
+        total = self.partials[counts[0]]
+        for count in counts[1:]:
+            total = total + self.partials[count]
         total = total.tocsr()
         total.sort_indices()
         return total

@@ -1,15 +1,16 @@
 """Each Cython kernel against its numpy twin (gensim_qwem._reference)."""
 import pickle
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import scipy.sparse
 
-from gensim_qwem import _reference
+from gensim_qwem import _reference, cooccurrence
 from gensim_qwem._cooccurrence import count_pairs_job
 from gensim_qwem._sgd import pair_table, sentences_to_indices, train_job
 from gensim_qwem._symmetric import upper_matvec
-from gensim_qwem.cooccurrence import count_chunk, keep_probabilities
+from gensim_qwem.cooccurrence import count_chunk, keep_probabilities, symmetrised
 from gensim_qwem.target import (TargetOperator, alias_probabilities, alias_table, dense_target,
                                 noise_distribution, uniform_weight_block)
 
@@ -131,6 +132,15 @@ def test_counting_kernel_matches_numpy_twin(shrink, window):
         got = count_chunk(indices, offsets, probs, window, shrink, vocab_size).toarray()
         # the kernel stops walking once < 1e-9 of the probability mass is left; the twin walks to the end
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+        # the same counts with the pairs of the 4 most frequent words summed in a dense block, over two jobs
+        dense = np.zeros((4, 4))
+        half = len(offsets) // 2
+        parts = [count_chunk(indices[:offsets[half]], offsets[:half + 1], probs, window, shrink, vocab_size, dense),
+                 count_chunk(indices[offsets[half]:], offsets[half:] - offsets[half], probs, window, shrink,
+                             vocab_size, dense)]
+        assert dense.any() and parts[0].nnz and parts[0][:4, :4].nnz == 0
+        split = (parts[0] + parts[1] + symmetrised(dense, vocab_size)).toarray()
+        np.testing.assert_allclose(split, expected, rtol=1e-6, atol=1e-9)
 
 
 def test_counting_matches_the_trainers_sampling_by_monte_carlo():
@@ -236,3 +246,30 @@ def test_alias_table_draws_exactly_the_noise_distribution(seed):
     stream = _reference.XorShift64Star(seed + 1)
     draws = np.bincount([_reference.draw_noise(stream, threshold, alias) for _ in range(20000)], minlength=500)
     assert np.abs(draws / 20000 - q).max() < 5 * np.sqrt(q.max() / 20000)
+
+
+@pytest.mark.parametrize("dense_words", [0, 3, 50])
+def test_threaded_chunked_counting_matches_numpy_twin(dense_words, monkeypatch):
+    """count_statistics over many small chunks on 2 threads, each with its own dense block of frequent pairs."""
+    monkeypatch.setattr(cooccurrence, "DENSE_COUNT_WORDS", dense_words)
+    rng = np.random.default_rng(11)
+    vocab_size, window = 10, 3
+    indices, offsets = random_corpus(rng, vocab_size, 40, 12)
+    sentences = [[f"w{i}" for i in indices[a:b]] for a, b in zip(offsets[:-1], offsets[1:])]
+    key_to_index = {f"w{i}": i for i in range(vocab_size)}
+    keep = rng.uniform(0.3, 1.0, vocab_size)
+    stats = cooccurrence.count_statistics(sentences, key_to_index, keep, window, True, workers=2, chunk_words=30)
+    expected = _reference.count_pairs(indices, offsets, keep, window, True, vocab_size)
+    np.testing.assert_allclose(stats.cooccurrence.toarray(), expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(stats.word_counts, np.bincount(indices, minlength=vocab_size))
+
+
+@pytest.mark.parametrize("n_matrices", [1, 7, 38])
+def test_running_sum_from_several_threads_is_the_sum_in_log_many_partials(n_matrices):
+    matrices = [scipy.sparse.random(30, 30, density=0.1, random_state=seed, format="csr") for seed in range(n_matrices)]
+    running = cooccurrence._RunningSum()
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(running.add, matrices))
+    counts = sorted(running.partials)
+    assert sum(counts) == n_matrices and len(counts) == bin(n_matrices).count("1")  # n in binary
+    np.testing.assert_allclose(running.total(30).toarray(), sum(m.toarray() for m in matrices), atol=1e-12)
