@@ -10,6 +10,7 @@ import pickle
 import queue
 import threading
 import time
+import traceback
 from types import GeneratorType
 
 import numpy as np
@@ -95,6 +96,20 @@ def _not_utf8(error):
         error.encoding, error.object, error.start, error.end,
         f"{error.reason}. The corpus must be UTF-8 text: re-encode the file (e.g. iconv -f latin1 -t utf-8 "
         "old.txt > new.txt) or decode it yourself and pass lists of str tokens")
+
+
+def _is_corrupt_pickle_error(error):
+    """Whether an error from gensim's load comes from a damaged file rather than from this machine.
+
+    Garbage bytes make pickle fail in many ways: bad opcodes, lengths beyond any size (OverflowError, or a
+    MemoryError while unpickling the small main file), or an object that is not a model at all. A
+    MemoryError while loading the large side arrays is a real shortage of memory and is left alone.
+    """
+    if isinstance(error, MemoryError):
+        return any(frame.name == "unpickle" for frame in traceback.extract_tb(error.__traceback__))
+    if isinstance(error, AttributeError):
+        return "_load_specials" in str(error)
+    return True
 
 
 class QWEM(Word2Vec):
@@ -709,7 +724,9 @@ class QWEM(Word2Vec):
             args = (os.fspath(args[0]),) + args[1:]
         try:
             return super().load(*args, **kwargs)
-        except (pickle.UnpicklingError, EOFError, ValueError) as error:
+        except (pickle.UnpicklingError, EOFError, ValueError, OverflowError, MemoryError, AttributeError) as error:
+            if not _is_corrupt_pickle_error(error):
+                raise
             fname = args[0] if args else kwargs.get("fname")
             raise persistence.ModelFileError(
                 f"Could not load {fname!r}: the file or one of its side files is truncated or corrupted "
