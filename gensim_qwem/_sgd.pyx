@@ -284,7 +284,8 @@ def train_job(
                         if run < share and j + 1 < stop and not (j + 1 == i and j + 2 >= stop):
                             continue
                         for t in range(negative):
-                            steps[n_steps].target = draw_noise(&state, &noise_threshold[0], &noise_alias[0], vocab_size)
+                            steps[n_steps].target = draw_noise(&state, &noise_threshold[0], &noise_alias[0],
+                                                               vocab_size)
                             steps[n_steps].positive = False
                             steps[n_steps].last_of_group = False
                             steps[n_steps].psi = run

@@ -34,7 +34,8 @@ WEIGHTINGS = ("uniform", "none")
 DENSE_WEIGHT_WORDS = 2048
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
 # build_vocab corpus kept for counting the statistics when first needed (counted before any save)
-TRANSIENT = ("_statistics_corpus", "_loss_lock", "_uniform", "_noise_table", "_worker_error", "_spectrum_cache", "_epoch_threads", "_progress_queue")
+TRANSIENT = ("_statistics_corpus", "_loss_lock", "_uniform", "_noise_table", "_worker_error", "_spectrum_cache",
+             "_epoch_threads", "_progress_queue")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -372,7 +373,8 @@ class QWEM(Word2Vec):
             except OSError as error:
                 raise OSError(
                     f"The pair statistics are counted from the build_vocab corpus when first needed, and it can "
-                    f"no longer be read ({error}). Call model.count_statistics(corpus) with the same corpus.") from error
+                    f"no longer be read ({error}). Call model.count_statistics(corpus) with the same corpus."
+                ) from error
         return self._statistics
 
     @statistics.setter
@@ -771,5 +773,5 @@ class QWEM(Word2Vec):
         self._worker_error = None
 
 
-_EMPTY_WEIGHTS = dict(table=(np.zeros(1, dtype=np.int64), np.zeros((0, 2), dtype=np.int32)), pair_rate=np.zeros(0), noise=np.zeros(0), scale=1.0,
-                      dense_psi=np.zeros((0, 0), dtype=REAL))
+_EMPTY_WEIGHTS = dict(table=(np.zeros(1, dtype=np.int64), np.zeros((0, 2), dtype=np.int32)), pair_rate=np.zeros(0),
+                      noise=np.zeros(0), scale=1.0, dense_psi=np.zeros((0, 0), dtype=REAL))

@@ -134,3 +134,14 @@ def test_smaller_spectra_are_sliced_from_a_larger_cached_solve(corpus, monkeypat
     model.negative += 1                     # other settings: solved again
     model.spectrum(2)
     assert solves == [5, 6, 2]
+
+
+def test_state_from_before_statistics_became_a_property_still_loads(corpus):
+    """Pickles of earlier versions hold a plain 'statistics' attribute; it becomes the property's value."""
+    model = QWEM(corpus, **SETTINGS)
+    state = model.__getstate__()
+    state["statistics"] = state.pop("_statistics")
+    restored = QWEM.__new__(QWEM)
+    restored.__setstate__(state)
+    assert_same_statistics(restored.statistics, expected_statistics(model, corpus))
+    assert "statistics" not in restored.__dict__
