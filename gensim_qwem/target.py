@@ -4,6 +4,7 @@ Wherever A is zero, M* is exactly -2, so ``M* = S - 2 * 1 1^T`` with ``S = 4 A /
 support of A. Products cost O(nnz(A)) per column; M* is never built densely.
 """
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -114,6 +115,7 @@ class TargetOperator(LinearOperator):
         self._ranges = _balanced_row_ranges(upper.indptr, max(1, int(threads)))
         self._buffers = [np.empty(A.shape[0]) for _ in self._ranges]
         self._pool = ThreadPoolExecutor(len(self._ranges)) if len(self._ranges) > 1 else None
+        self._lock = threading.Lock()  # the output buffers are reused: one product at a time
         super().__init__(dtype=np.float64, shape=A.shape)
 
     @property
@@ -129,11 +131,13 @@ class TargetOperator(LinearOperator):
 
     def _matvec(self, x):
         x = np.ascontiguousarray(np.ravel(x), dtype=np.float64)
-        if self._pool is None:
-            y = self._upper_range_product(x, 0).copy()
-        else:
-            parts = list(self._pool.map(lambda part: self._upper_range_product(x, part), range(len(self._ranges))))
-            y = parts[0] + parts[1] if len(parts) == 2 else np.sum(parts, axis=0)
+        with self._lock:
+            if self._pool is None:
+                y = self._upper_range_product(x, 0).copy()
+            else:
+                parts = list(self._pool.map(lambda part: self._upper_range_product(x, part),
+                                            range(len(self._ranges))))
+                y = parts[0] + parts[1] if len(parts) == 2 else np.sum(parts, axis=0)
         y -= 2.0 * x.sum()
         return y
 
@@ -147,11 +151,12 @@ class TargetOperator(LinearOperator):
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_pool"] = None
+        state["_pool"] = state["_lock"] = None
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._lock = threading.Lock()
         if len(self._ranges) > 1:
             self._pool = ThreadPoolExecutor(len(self._ranges))
 

@@ -273,3 +273,18 @@ def test_running_sum_from_several_threads_is_the_sum_in_log_many_partials(n_matr
     counts = sorted(running.partials)
     assert sum(counts) == n_matrices and len(counts) == bin(n_matrices).count("1")  # n in binary
     np.testing.assert_allclose(running.total(30).toarray(), sum(m.toarray() for m in matrices), atol=1e-12)
+
+
+def test_target_operator_products_from_several_threads_at_once():
+    """The operator reuses its output buffers; concurrent callers must still get their own products."""
+    rng = np.random.default_rng(12)
+    vocab_size = 40
+    indices, offsets = random_corpus(rng, vocab_size, 60, 15)
+    counts = np.bincount(indices, minlength=vocab_size) + 1
+    A = count_chunk(indices, offsets, np.ones(vocab_size), 3, True, vocab_size)
+    op = TargetOperator(A, counts, 2, 0.75, threads=2)
+    M = dense_target(A, counts, 2, 0.75)
+    xs = rng.standard_normal((64, vocab_size))
+    with ThreadPoolExecutor(4) as pool:
+        products = list(pool.map(op.matvec, xs))
+    np.testing.assert_allclose(np.array(products), xs @ M.T, atol=1e-10)
