@@ -22,6 +22,15 @@ def random_corpus(rng, vocab_size, n_sentences, max_len):
     return indices, offsets
 
 
+def random_target(seed, vocab_size, n_sentences, max_len, window, negative, threads=None):
+    """(rng, TargetOperator, dense M*) for the counts of a random corpus."""
+    rng = np.random.default_rng(seed)
+    indices, offsets = random_corpus(rng, vocab_size, n_sentences, max_len)
+    counts = np.bincount(indices, minlength=vocab_size) + 1
+    A = count_chunk(indices, offsets, np.ones(vocab_size), window, True, vocab_size)
+    return rng, TargetOperator(A, counts, negative, 0.75, threads=threads), dense_target(A, counts, negative, 0.75)
+
+
 def noise_table_for(counts, exponent=0.75):
     return alias_table(noise_distribution(counts, exponent))
 
@@ -170,19 +179,14 @@ def test_keep_probabilities_match_trainer_draw():
 
 
 def test_target_operator_equals_dense_definition():
-    rng = np.random.default_rng(5)
     vocab_size = 10
-    indices, offsets = random_corpus(rng, vocab_size, 8, 10)
-    counts = np.bincount(indices, minlength=vocab_size) + 1
-    A = count_chunk(indices, offsets, np.ones(vocab_size), 2, True, vocab_size)
-    op = TargetOperator(A, counts, 3, 0.75)
-    M = dense_target(A, counts, 3, 0.75)
+    rng, op, M = random_target(5, vocab_size, 8, 10, window=2, negative=3)
     assert np.all(M <= 2) and np.all(M >= -2)
     np.testing.assert_allclose(op.to_dense(), M, atol=1e-12)
     X = rng.standard_normal((vocab_size, 4))
     np.testing.assert_allclose(op @ X, M @ X, atol=1e-10)
     np.testing.assert_allclose(op.matvec(X[:, 0]), M @ X[:, 0], atol=1e-10)
-    assert noise_distribution(counts, 0.75).sum() == pytest.approx(1.0)
+    assert noise_distribution(rng.integers(1, 50, vocab_size), 0.75).sum() == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("row_start,row_stop", [(0, 30), (0, 11), (11, 30), (29, 30), (7, 7)])
@@ -207,13 +211,8 @@ def test_upper_triangle_product_matches_full_symmetric_product(row_start, row_st
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 7])
 def test_target_operator_products_do_not_depend_on_threads(threads):
-    rng = np.random.default_rng(6)
     vocab_size = 25
-    indices, offsets = random_corpus(rng, vocab_size, 20, 12)
-    counts = np.bincount(indices, minlength=vocab_size) + 1
-    A = count_chunk(indices, offsets, np.ones(vocab_size), 3, True, vocab_size)
-    op = TargetOperator(A, counts, 2, 0.75, threads=threads)
-    M = dense_target(A, counts, 2, 0.75)
+    rng, op, M = random_target(6, vocab_size, 20, 12, window=3, negative=2, threads=threads)
     x = rng.standard_normal(vocab_size)
     np.testing.assert_allclose(op.matvec(x), M @ x, atol=1e-10)
     np.testing.assert_allclose(op.matvec(x), M @ x, atol=1e-10)  # buffers are reused across products
@@ -277,13 +276,8 @@ def test_running_sum_from_several_threads_is_the_sum_in_log_many_partials(n_matr
 
 def test_target_operator_products_from_several_threads_at_once():
     """The operator reuses its output buffers; concurrent callers must still get their own products."""
-    rng = np.random.default_rng(12)
     vocab_size = 40
-    indices, offsets = random_corpus(rng, vocab_size, 60, 15)
-    counts = np.bincount(indices, minlength=vocab_size) + 1
-    A = count_chunk(indices, offsets, np.ones(vocab_size), 3, True, vocab_size)
-    op = TargetOperator(A, counts, 2, 0.75, threads=2)
-    M = dense_target(A, counts, 2, 0.75)
+    rng, op, M = random_target(12, vocab_size, 60, 15, window=3, negative=2, threads=2)
     xs = rng.standard_normal((64, vocab_size))
     with ThreadPoolExecutor(4) as pool:
         products = list(pool.map(op.matvec, xs))
