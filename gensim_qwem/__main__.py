@@ -102,6 +102,30 @@ class _Formatter(argparse.HelpFormatter):
 
 
 # ---------------------------------------------------------------------------------- parser
+# QWEM constructor parameters as options: key -> (flag, type, help); 'train' takes all, 'demo' a few
+MODEL_OPTIONS = {
+    "vector_size": ("--vector-size", _int_at_least(1), "dimensionality d of the word vectors"),
+    "window": ("--window", _int_at_least(1), "maximum distance between centre and context word"),
+    "min_count": ("--min-count", _int_at_least(1), "ignore words with a lower total count"),
+    "max_final_vocab": ("--max-final-vocab", _int_at_least(1),
+                        "keep at most this many words, raising min_count as needed"),
+    "negative": ("--negative", _int_at_least(1), "negative samples per positive pair"),
+    "ns_exponent": ("--ns-exponent", _finite_float, "exponent of the negative-sampling distribution"),
+    "sample": ("--sample", _float_above(0.0, strict=False),
+               "subsampling threshold for frequent words (0 turns it off)"),
+    "epochs": ("--epochs", _int_at_least(1), "passes over the corpus"),
+    "alpha": ("--alpha", _float_above(0.0), "initial learning rate"),
+    "min_alpha": ("--min-alpha", _float_above(0.0, strict=False), "final learning rate"),
+    "workers": ("--workers", _int_at_least(1), "worker threads"),
+    "seed": ("--seed", int, "random seed"),
+    "init_scale": ("--init-scale", _float_above(0.0),
+                   "standard deviation of the initial weights (default: as gensim's init spread)"),
+    "max_weight": ("--max-weight", _float_above(0.0), "cap on the uniform pair weight c / G_ij"),
+    "negative_share": ("--negative-share", _int_at_least(1),
+                       "consecutive context words of a centre that share one set of negative draws"),
+}
+
+
 def _qwem_defaults():
     """QWEM's own defaults, so the command line can never drift from the library."""
     from gensim_qwem.model import QWEM
@@ -135,12 +159,8 @@ def build_parser(prog="gensim-qwem"):
                "closed-form embeddings with model.analytic_solution(), and show how close the two are: "
                "nearest neighbours side by side, the relative Frobenius distance of the Gram matrices W W^T, "
                "and the mean overlap of the top-10 neighbour lists.")
-    for flag, key, kind, text in (("--vector-size", "vector_size", _int_at_least(1), "dimensions d"),
-                                  ("--min-count", "min_count", _int_at_least(1), "ignore rarer words"),
-                                  ("--epochs", "epochs", _int_at_least(1), "passes over the corpus"),
-                                  ("--alpha", "alpha", _float_above(0.0), "initial learning rate"),
-                                  ("--workers", "workers", _int_at_least(1), "worker threads"),
-                                  ("--seed", "seed", int, "random seed")):
+    for key in ("vector_size", "min_count", "epochs", "alpha", "workers", "seed"):
+        flag, kind, text = MODEL_OPTIONS[key]
         demo.add_argument(flag, type=kind, default=DEMO_SETTINGS[key], metavar=_metavar(kind), help=text)
     demo.add_argument("--words", nargs="+", metavar="WORD", default=None,
                       help=f"words whose neighbours to show (default: those of {', '.join(DEMO_WORDS)} in "
@@ -165,26 +185,7 @@ def build_parser(prog="gensim-qwem"):
                        help="do not train: count the corpus statistics and use the closed-form embeddings "
                             "(model.analytic_solution) as the model's vectors")
     hp = train.add_argument_group("model parameters (as gensim's Word2Vec)")
-    for flag, key, kind, text in (
-            ("--vector-size", "vector_size", _int_at_least(1), "dimensionality d of the word vectors"),
-            ("--window", "window", _int_at_least(1), "maximum distance between centre and context word"),
-            ("--min-count", "min_count", _int_at_least(1), "ignore words with a lower total count"),
-            ("--max-final-vocab", "max_final_vocab", _int_at_least(1),
-             "keep at most this many words, raising min_count as needed"),
-            ("--negative", "negative", _int_at_least(1), "negative samples per positive pair"),
-            ("--ns-exponent", "ns_exponent", _finite_float, "exponent of the negative-sampling distribution"),
-            ("--sample", "sample", _float_above(0.0, strict=False),
-             "subsampling threshold for frequent words (0 turns it off)"),
-            ("--epochs", "epochs", _int_at_least(1), "passes over the corpus"),
-            ("--alpha", "alpha", _float_above(0.0), "initial learning rate"),
-            ("--min-alpha", "min_alpha", _float_above(0.0, strict=False), "final learning rate"),
-            ("--workers", "workers", _int_at_least(1), "worker threads"),
-            ("--seed", "seed", int, "random seed"),
-            ("--init-scale", "init_scale", _float_above(0.0),
-             "standard deviation of the initial weights (default: as gensim's init spread)"),
-            ("--max-weight", "max_weight", _float_above(0.0), "cap on the uniform pair weight c / G_ij"),
-            ("--negative-share", "negative_share", _int_at_least(1),
-             "consecutive context words of a centre that share one set of negative draws")):
+    for key, (flag, kind, text) in MODEL_OPTIONS.items():
         hp.add_argument(flag, dest=key, type=kind, default=defaults[key], metavar=_metavar(kind), help=text)
     hp.add_argument("--weighting", choices=("uniform", "none"), default=defaults["weighting"],
                     help="'uniform' converges to the closed form; 'none' weights all pairs 1 (closer to "
@@ -497,9 +498,7 @@ def _cmd_train(args):
         _check_output_file(args.output, "model")
     if args.vectors:
         _check_output_file(args.vectors, "vectors")
-    params = {key: getattr(args, key) for key in (
-        "vector_size", "window", "min_count", "max_final_vocab", "negative", "ns_exponent", "sample", "epochs",
-        "alpha", "min_alpha", "workers", "seed", "init_scale", "max_weight", "negative_share", "weighting")}
+    params = {key: getattr(args, key) for key in (*MODEL_OPTIONS, "weighting")}
     corpus = LineSentence(args.corpus)
     model = QWEM(**params)
     tic = default_timer()

@@ -24,7 +24,8 @@ from gensim_qwem.closed_form import (embeddings_from_eigenpairs, mode_onset_time
 from gensim_qwem import persistence
 from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
 from gensim_qwem.persistence import atomic_save
-from gensim_qwem.target import TargetOperator, alias_table, noise_distribution, uniform_weight_block
+from gensim_qwem.target import (TargetOperator, alias_table, noise_distribution, pair_weight_total,
+                                uniform_weight_block)
 
 logger = logging.getLogger(__name__)
 
@@ -491,8 +492,11 @@ class QWEM(Word2Vec):
 
     def pair_weight_scale(self, operator=None):
         """c = sum(G) / V^2: the uniform weights are psi_ij = c / G_ij, averaging 1 over all V^2 cells."""
-        operator = self.target_operator() if operator is None else operator
-        return operator.weight_sum() / float(len(self.wv)) ** 2
+        if operator is None:  # from the statistics alone: no need to build M*
+            total = pair_weight_total(self._current_statistics().pair_rate, self.negative)
+        else:
+            total = operator.weight_sum()
+        return total / float(len(self.wv)) ** 2
 
     def theory_time(self, epochs_done=None, alpha=None, min_alpha=None, epochs=None):
         """Gradient-flow time t reached after `epochs_done` epochs of uniform-weighted training.

@@ -59,6 +59,11 @@ def negative_rate_on(rows, cols, pair_rate, noise, negative):
     return 0.5 * negative * (pair_rate[rows] * noise[cols] + pair_rate[cols] * noise[rows])
 
 
+def pair_weight_total(pair_rate, negative):
+    """sum_ij G_ij = sum(A) + k sum(a) sum(Q) = (1 + k) sum(A), from the pair rates a_i = sum_j A_ij."""
+    return (1.0 + negative) * pair_rate.sum()
+
+
 def _upper_triangle(matrix):
     """Entries j >= i of a CSR matrix with sorted indices, as CSR (int64 indptr, int32 indices)."""
     rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))
@@ -161,8 +166,8 @@ class TargetOperator(LinearOperator):
             self._pool = ThreadPoolExecutor(len(self._ranges))
 
     def weight_sum(self):
-        """sum_ij G_ij = sum(A) + k sum(a) sum(Q) = (1 + k) sum(A): expected pair updates per epoch."""
-        return (1.0 + self.negative) * self.pair_rate.sum()
+        """sum_ij G_ij: expected pair updates per epoch (:func:`pair_weight_total`)."""
+        return pair_weight_total(self.pair_rate, self.negative)
 
     def to_dense(self):
         """Dense M* (V x V) for small vocabularies in tests; never call it for a real vocabulary."""
@@ -172,7 +177,8 @@ class TargetOperator(LinearOperator):
 def uniform_weight_block(cooccurrence, pair_rate, noise, negative, scale, max_weight, size):
     """psi_ij = min(c / G_ij, max_weight) for i, j < size, as a dense float32 block for the SGD kernel."""
     A = scipy.sparse.csr_matrix(cooccurrence)[:size, :size].toarray()
-    G = A + 0.5 * negative * (np.outer(pair_rate[:size], noise[:size]) + np.outer(noise[:size], pair_rate[:size]))
+    words = np.arange(size)
+    G = A + negative_rate_on(words[:, None], words[None, :], pair_rate, noise, negative)
     with np.errstate(divide="ignore"):
         psi = np.where(G * max_weight <= scale, max_weight, scale / G)
     return np.ascontiguousarray(psi, dtype=np.float32)
