@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 import traceback
+import weakref
 from types import GeneratorType
 
 import numpy as np
@@ -468,7 +469,8 @@ class QWEM(Word2Vec):
         served from a larger cached solve (e.g. :meth:`eigen_features` after :meth:`analytic_solution`).
         """
         k = self.wv.vector_size if k is None else k
-        key = (tol, id(self.statistics), self.negative, self.ns_exponent, len(self.wv))
+        # a weak reference, not id(): a new statistics object may reuse a freed one's id
+        key = (tol, weakref.ref(self._current_statistics()), self.negative, self.ns_exponent, len(self.wv))
         cached = getattr(self, "_spectrum_cache", None)
         if cached is None or cached[0] != key or len(cached[1]) < k:  # a larger solve serves smaller k
             eigenvalues, eigenvectors = top_eigenpairs(self.target_operator(), k, tol=tol, seed=self.seed)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import planted_topic_corpus
 from gensim_qwem import QWEM, model as model_module
-from gensim_qwem.cooccurrence import count_statistics
+from gensim_qwem.cooccurrence import PairStatistics, count_statistics
 
 SETTINGS = dict(vector_size=4, min_count=1, workers=1, seed=2, epochs=1)
 
@@ -145,3 +145,19 @@ def test_state_from_before_statistics_became_a_property_still_loads(corpus):
     restored.__setstate__(state)
     assert_same_statistics(restored.statistics, expected_statistics(model, corpus))
     assert "statistics" not in restored.__dict__
+
+
+def test_new_statistics_are_never_served_a_cached_spectrum(corpus, monkeypatch):
+    """The cache follows the statistics object itself, not its id(), which a new object often reuses."""
+    model = QWEM(corpus, **SETTINGS)
+    model.spectrum(3)
+    solves = []
+    real = model_module.top_eigenpairs
+    monkeypatch.setattr(model_module, "top_eigenpairs", lambda op, k, **kw: solves.append(k) or real(op, k, **kw))
+    old = model.statistics
+    parts = (old.cooccurrence.copy(), old.word_counts, old.window, old.shrink_windows, old.keep_prob, old.sentences)
+    del old
+    model.statistics = None           # frees the old object: CPython usually hands its address to the next one
+    model.statistics = PairStatistics(*parts)
+    model.spectrum(3)
+    assert solves == [3]
