@@ -20,7 +20,7 @@ KERNELS = ["_sgd", "_cooccurrence", "_symmetric"]
 
 extensions = [
     Extension(f"gensim_qwem.{name}", [f"gensim_qwem/{name}.pyx"],
-              include_dirs=[np.get_include()], extra_compile_args=["-O3"])
+              include_dirs=[np.get_include(), "gensim_qwem"], extra_compile_args=["-O3"])
     for name in KERNELS
 ]
 

@@ -121,3 +121,12 @@ def count_pairs_by_sampling(indices, offsets, keep_prob, window, shrink_windows,
                     if j != i:
                         counts[center, sentence[j]] += 1
     return counts / trials
+
+
+def upper_target(A, pair_rate, noise, negative):
+    """Upper triangle of S = 4 A / (A + B) on A's support, B_ij = k (a_i Q_j + a_j Q_i) / 2, as dense."""
+    A = np.asarray(A.toarray() if hasattr(A, "toarray") else A, dtype=np.float64)
+    B = 0.5 * negative * (np.outer(pair_rate, noise) + np.outer(noise, pair_rate))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        S = np.where(A != 0, 4.0 * A / (A + B), 0.0)
+    return np.triu(S)

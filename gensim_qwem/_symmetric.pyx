@@ -7,6 +7,8 @@ Numpy twin: ``(U + U.T - diag(U)) @ x`` with scipy.
 from libc.stdint cimport int64_t, int32_t
 from libc.string cimport memset
 
+import numpy as np
+
 
 def upper_matvec(const int64_t[::1] indptr, const int32_t[::1] indices, const double[::1] data,
                  const double[::1] x, double[::1] out, int64_t row_start, int64_t row_stop):
@@ -31,3 +33,70 @@ def upper_matvec(const int64_t[::1] indptr, const int32_t[::1] indices, const do
                 if j != i:
                     out[j] += u * x_i
             out[i] += acc
+
+
+
+
+cdef extern from "_panel.h" nogil:
+    enum: QWEM_PANEL
+    void qwem_panel_rows(const int64_t *indptr, const int32_t *indices, const double *data,
+                         const double *x, double *out, int64_t stride, int64_t row_start, int64_t row_stop)
+
+PANEL = QWEM_PANEL   # columns per pass over the matrix (upper_matmat takes multiples of it)
+
+
+def upper_matmat(const int64_t[::1] indptr, const int32_t[::1] indices, const double[::1] data,
+                 const double[:, ::1] x, double[:, ::1] out, int64_t row_start, int64_t row_stop):
+    """out = (U + U^T - diag U) X over rows [row_start, row_stop) of U, for a block X of b columns.
+
+    As :func:`upper_matvec`, with each entry read once per QWEM_PANEL (8) columns: out[i, :] += U_ij X[j, :]
+    and, off the diagonal, out[j, :] += U_ij X[i, :]. b must be a multiple of 8.
+    """
+    cdef int64_t b = x.shape[1]
+    cdef int64_t first
+    if b % QWEM_PANEL or out.shape[1] != b or out.shape[0] != x.shape[0]:
+        raise ValueError(f"X and out must have the same shape with a multiple of 8 columns")
+    with nogil:
+        memset(&out[0, 0], 0, out.shape[0] * b * sizeof(double))
+        first = 0
+        while first < b:
+            qwem_panel_rows(&indptr[0], &indices[0], &data[0], &x[0, first], &out[0, first], b,
+                        row_start, row_stop)
+            first += QWEM_PANEL
+
+
+def upper_target(const int64_t[::1] indptr, const int32_t[::1] indices, const double[::1] data,
+                 const double[::1] pair_rate, const double[::1] noise, double negative):
+    """Upper triangle (j >= i) of S = 4 A / (A + B), B_ij = k (a_i Q_j + a_j Q_i) / 2, from A in CSR.
+
+    One pass to count each row's entries j >= i, one to fill; the order within a row is A's.
+    Returns (indptr int64, indices int32, data float64). Numpy twin: ``_reference.upper_target``.
+    """
+    cdef int64_t n = indptr.shape[0] - 1
+    cdef int64_t i, p, q
+    cdef int32_t j
+    cdef double a, half_k = 0.5 * negative
+    out_indptr = np.zeros(n + 1, dtype=np.int64)
+    cdef int64_t[::1] starts = out_indptr
+    with nogil:
+        for i in range(n):
+            q = 0
+            for p in range(indptr[i], indptr[i + 1]):
+                if indices[p] >= i:
+                    q += 1
+            starts[i + 1] = starts[i] + q
+    out_indices = np.empty(starts[n], dtype=np.int32)
+    out_data = np.empty(starts[n], dtype=np.float64)
+    cdef int32_t[::1] columns = out_indices
+    cdef double[::1] values = out_data
+    with nogil:
+        for i in range(n):
+            q = starts[i]
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if j >= i:
+                    a = data[p]
+                    columns[q] = j
+                    values[q] = 4.0 * a / (a + half_k * (pair_rate[i] * noise[j] + pair_rate[j] * noise[i]))
+                    q += 1
+    return out_indptr, out_indices, out_data

@@ -3,6 +3,7 @@
 Wherever A is zero, M* is exactly -2, so ``M* = S - 2 * 1 1^T`` with ``S = 4 A / (A + B)`` on the
 support of A. Products cost O(nnz(A)) per column; M* is never built densely.
 """
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,7 @@ import numpy as np
 import scipy.sparse
 from scipy.sparse.linalg import LinearOperator
 
-from gensim_qwem._symmetric import upper_matvec
+from gensim_qwem._symmetric import PANEL, upper_matmat, upper_matvec, upper_target
 
 
 def noise_distribution(word_counts, ns_exponent):
@@ -64,16 +65,6 @@ def pair_weight_total(pair_rate, negative):
     return (1.0 + negative) * pair_rate.sum()
 
 
-def _upper_triangle(matrix):
-    """Entries j >= i of a CSR matrix with sorted indices, as CSR (int64 indptr, int32 indices)."""
-    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))
-    keep = matrix.indices >= rows
-    indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows[keep], minlength=matrix.shape[0]), out=indptr[1:])
-    return scipy.sparse.csr_matrix((matrix.data[keep], matrix.indices[keep].astype(np.int32), indptr),
-                                   shape=matrix.shape)
-
-
 def _balanced_row_ranges(indptr, parts):
     """Split rows into `parts` contiguous ranges holding about equal numbers of entries."""
     cuts = np.searchsorted(indptr, np.linspace(0, indptr[-1], parts + 1)[1:-1])
@@ -108,11 +99,9 @@ class TargetOperator(LinearOperator):
         self.pair_rate = np.asarray(A.sum(axis=1)).ravel()
         self.noise = noise_distribution(word_counts, ns_exponent)
         self.negative = negative
-        upper = _upper_triangle(A)
-        rows = np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(upper.indptr))
-        B = negative_rate_on(rows, upper.indices, self.pair_rate, self.noise, negative)
-        upper.data = 4.0 * upper.data / (upper.data + B)
-        self.upper_part = upper
+        indptr, indices, values = upper_target(A.indptr.astype(np.int64), A.indices.astype(np.int32, copy=False),
+                                               A.data, self.pair_rate, self.noise, float(negative))
+        upper = self.upper_part = scipy.sparse.csr_matrix((values, indices, indptr), shape=A.shape)
         self._kernel_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False), upper.data)
         self._diagonal = upper.diagonal()
         if threads is None:
@@ -121,6 +110,7 @@ class TargetOperator(LinearOperator):
         self._buffers = [np.empty(A.shape[0]) for _ in self._ranges]
         self._pool = ThreadPoolExecutor(len(self._ranges)) if len(self._ranges) > 1 else None
         self._lock = threading.Lock()  # the output buffers are reused: one product at a time
+        self._block_buffers = None
         super().__init__(dtype=np.float64, shape=A.shape)
 
     @property
@@ -147,16 +137,33 @@ class TargetOperator(LinearOperator):
         return y
 
     def _matmat(self, X):
-        U = self.upper_part
         X = np.asarray(X, dtype=np.float64)
-        return U @ X + U.T @ X - self._diagonal[:, None] * X - 2.0 * X.sum(axis=0, keepdims=True)
+        columns = X.shape[1]
+        padded = -(-columns // PANEL) * PANEL     # the kernel takes panels of 8 columns
+        Xp = np.zeros((X.shape[0], padded))
+        Xp[:, :columns] = X
+        with self._lock:
+            if self._block_buffers is None or self._block_buffers[0].shape[1] != padded:
+                self._block_buffers = [np.empty((X.shape[0], padded)) for _ in self._ranges]
+
+            def part(index):
+                (lo, hi), out = self._ranges[index], self._block_buffers[index]
+                upper_matmat(*self._kernel_arrays, Xp, out, lo, hi)
+                return out
+            if self._pool is None:
+                Y = part(0).copy()
+            else:
+                parts = list(self._pool.map(part, range(len(self._ranges))))
+                Y = functools.reduce(np.add, parts)
+        Y -= 2.0 * Xp.sum(axis=0)
+        return Y[:, :columns]
 
     def _adjoint(self):
         return self
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_pool"] = state["_lock"] = None
+        state["_pool"] = state["_lock"] = state["_block_buffers"] = None
         return state
 
     def __setstate__(self, state):

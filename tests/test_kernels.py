@@ -9,7 +9,7 @@ import scipy.sparse
 from gensim_qwem import _reference, cooccurrence
 from gensim_qwem._cooccurrence import count_pairs_job
 from gensim_qwem._sgd import pair_table, sentences_to_indices, train_job
-from gensim_qwem._symmetric import upper_matvec
+from gensim_qwem._symmetric import PANEL, upper_matmat, upper_matvec, upper_target
 from gensim_qwem.cooccurrence import count_chunk, keep_probabilities, symmetrised
 from gensim_qwem.target import (TargetOperator, alias_probabilities, alias_table, dense_target,
                                 noise_distribution, uniform_weight_block)
@@ -29,6 +29,17 @@ def random_target(seed, vocab_size, n_sentences, max_len, window, negative, thre
     counts = np.bincount(indices, minlength=vocab_size) + 1
     A = count_chunk(indices, offsets, np.ones(vocab_size), window, True, vocab_size)
     return rng, TargetOperator(A, counts, negative, 0.75, threads=threads), dense_target(A, counts, negative, 0.75)
+
+
+def random_symmetric(seed, size=30):
+    """(rng, dense symmetric matrix with an empty row and column, its upper triangle as sorted CSR)."""
+    rng = np.random.default_rng(seed)
+    full = scipy.sparse.random(size, size, density=0.2, random_state=seed + 1).toarray()
+    full = full + full.T + np.diag(rng.random(size))
+    full[5], full[:, 5] = 0.0, 0.0
+    upper = scipy.sparse.csr_matrix(np.triu(full))
+    upper.sort_indices()
+    return rng, full, upper
 
 
 def noise_table_for(counts, exponent=0.75):
@@ -191,15 +202,9 @@ def test_target_operator_equals_dense_definition():
 
 @pytest.mark.parametrize("row_start,row_stop", [(0, 30), (0, 11), (11, 30), (29, 30), (7, 7)])
 def test_upper_triangle_product_matches_full_symmetric_product(row_start, row_stop):
-    rng = np.random.default_rng(3)
-    size = 30
-    full = scipy.sparse.random(size, size, density=0.2, random_state=4).toarray()
-    full = full + full.T + np.diag(rng.random(size))
-    full[5], full[:, 5] = 0.0, 0.0  # an empty row and column
-    upper = scipy.sparse.csr_matrix(np.triu(full))
-    upper.sort_indices()
-    x = rng.standard_normal(size)
-    out = np.full(size, np.nan)  # the kernel must overwrite, not accumulate into, its output
+    rng, full, upper = random_symmetric(3)
+    x = rng.standard_normal(len(full))
+    out = np.full(len(full), np.nan)  # the kernel must overwrite, not accumulate into, its output
     upper_matvec(upper.indptr.astype(np.int64), upper.indices.astype(np.int32), upper.data, x, out,
                  row_start, row_stop)
     # rows [start, stop) of U, mirrored below the diagonal
@@ -207,6 +212,63 @@ def test_upper_triangle_product_matches_full_symmetric_product(row_start, row_st
     part[row_start:row_stop] = np.triu(full)[row_start:row_stop]
     expected = (part + part.T - np.diag(np.diag(part))) @ x
     np.testing.assert_allclose(out, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("columns", [PANEL, 2 * PANEL])
+@pytest.mark.parametrize("row_start,row_stop", [(0, 30), (0, 11), (11, 30), (7, 7)])
+def test_upper_triangle_block_product_matches_full_symmetric_product(row_start, row_stop, columns):
+    rng, full, upper = random_symmetric(13)
+    X = rng.standard_normal((len(full), columns))
+    out = np.full(X.shape, np.nan)
+    upper_matmat(upper.indptr.astype(np.int64), upper.indices.astype(np.int32), upper.data, X, out,
+                 row_start, row_stop)
+    part = np.zeros_like(full)
+    part[row_start:row_stop] = np.triu(full)[row_start:row_stop]
+    np.testing.assert_allclose(out, (part + part.T - np.diag(np.diag(part))) @ X, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_upper_target_kernel_matches_numpy_twin(seed):
+    """S's upper triangle from A, including an empty row, a diagonal entry and unsorted columns."""
+    rng = np.random.default_rng(seed)
+    size = 40
+    A = scipy.sparse.random(size, size, density=0.15, random_state=seed) * 10
+    A = (A + A.T + scipy.sparse.diags(rng.random(size) * (rng.random(size) < 0.5))).toarray()
+    A[7, :] = A[:, 7] = 0.0
+    A = scipy.sparse.csr_matrix(A)
+    A.indices = A.indices.copy()
+    for i in range(size):  # the kernel must not rely on sorted columns
+        lo, hi = A.indptr[i], A.indptr[i + 1]
+        order = rng.permutation(hi - lo)
+        A.indices[lo:hi], A.data[lo:hi] = A.indices[lo:hi][order], A.data[lo:hi][order]
+    A.has_sorted_indices = False
+    pair_rate = np.asarray(A.sum(axis=1)).ravel()
+    noise = noise_distribution(rng.integers(1, 100, size), 0.75)
+    indptr, indices, values = upper_target(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data,
+                                           pair_rate, noise, 5.0)
+    got = scipy.sparse.csr_matrix((values, indices, indptr), shape=A.shape).toarray()
+    np.testing.assert_allclose(got, _reference.upper_target(A, pair_rate, noise, 5.0), rtol=1e-14)
+    assert np.all(indices >= np.repeat(np.arange(size), np.diff(indptr)))
+
+
+def test_block_product_kernel_rejects_a_partial_panel():
+    upper = scipy.sparse.csr_matrix(np.eye(4))
+    args = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32), upper.data)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        upper_matmat(*args, np.ones((4, PANEL - 3)), np.empty((4, PANEL - 3)), 0, 4)
+    with pytest.raises(ValueError, match="same shape"):
+        upper_matmat(*args, np.ones((4, PANEL)), np.empty((3, PANEL)), 0, 4)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("columns", [1, 5, 8, 19])
+def test_target_operator_block_products_match_dense(threads, columns):
+    """Any number of columns (padded to panels of 8 inside) and threads; the same buffers twice."""
+    vocab_size = 37
+    rng, op, M = random_target(15, vocab_size, 30, 12, window=3, negative=2, threads=threads)
+    for _ in range(2):
+        X = rng.standard_normal((vocab_size, columns))
+        np.testing.assert_allclose(op.matmat(X), M @ X, atol=1e-10)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 7])

@@ -1,0 +1,139 @@
+"""The block Lanczos eigensolver against dense eigh, and against ARPACK on the same operator."""
+import logging
+
+import numpy as np
+import pytest
+import scipy.sparse
+from scipy.sparse.linalg import aslinearoperator
+
+from gensim_qwem.closed_form import block_lanczos, top_eigenpairs
+from gensim_qwem.cooccurrence import count_chunk
+from gensim_qwem.target import TargetOperator, dense_target
+
+
+def target_of_random_corpus(seed, vocab_size, n_tokens=40_000, window=4, negative=5):
+    """(TargetOperator, dense M*) of a random corpus with Zipf-like word frequencies (M*'s real shape:
+    a large negative eigenvalue from -2 * 1 1^T and a positive top of the spectrum)."""
+    rng = np.random.default_rng(seed)
+    probabilities = 1.0 / np.arange(1, vocab_size + 1)
+    indices = rng.choice(vocab_size, n_tokens, p=probabilities / probabilities.sum()).astype(np.int32)
+    offsets = np.arange(0, n_tokens + 1, 50, dtype=np.int64)
+    counts = np.bincount(indices, minlength=vocab_size) + 1
+    A = count_chunk(indices, offsets, np.ones(vocab_size), window, True, vocab_size)
+    return TargetOperator(A, counts, negative, 0.75), dense_target(A, counts, negative, 0.75)
+
+
+def dense_top(M, k):
+    values, vectors = np.linalg.eigh(M)
+    return values[::-1][:k], vectors[:, ::-1][:, :k]
+
+
+def relative_residuals(M, values, vectors):
+    return np.linalg.norm(M @ vectors - vectors * values, axis=0) / np.abs(values)
+
+
+def same_subspace(U, V):
+    """Largest principal-angle sine between the column spaces of two orthonormal bases."""
+    return np.linalg.norm(U - V @ (V.T @ U), 2)
+
+
+def test_block_lanczos_matches_dense_eigh_on_a_target_operator():
+    op, M = target_of_random_corpus(1, 500)
+    expected_values, expected_vectors = dense_top(M, 20)
+    values, vectors = block_lanczos(op, 20, tol=1e-10)
+    np.testing.assert_allclose(values, expected_values, rtol=1e-10)
+    assert np.all(np.diff(values) <= 0)
+    assert relative_residuals(M, values, vectors).max() < 1e-9
+    np.testing.assert_allclose(vectors.T @ vectors, np.eye(20), atol=1e-10)
+    gaps = -np.diff(np.linalg.eigvalsh(M)[::-1][:21])
+    assert gaps.min() > 1e-3  # simple eigenvalues: each vector is determined up to sign
+    np.testing.assert_allclose(np.abs(np.sum(vectors * expected_vectors, axis=0)), 1.0, atol=1e-8)
+
+
+@pytest.mark.parametrize("tol", [1e-2, 1e-3, 1e-5])
+def test_block_lanczos_meets_its_tolerance(tol):
+    """Every returned pair satisfies ||M u - lambda u|| <= tol |lambda| (ARPACK's criterion)."""
+    op, M = target_of_random_corpus(2, 600)
+    values, vectors = block_lanczos(op, 30, tol=tol)
+    assert relative_residuals(M, values, vectors).max() <= tol * (1 + 1e-6)
+    np.testing.assert_allclose(values, dense_top(M, 30)[0], rtol=10 * tol)
+
+
+def test_thick_restarts_keep_the_converged_answer(caplog):
+    """A basis too small for the spectrum forces restarts from Ritz vectors; the answer stays exact."""
+    op, M = target_of_random_corpus(3, 700)
+    with caplog.at_level(logging.INFO, logger="gensim_qwem.closed_form"):
+        values, vectors = block_lanczos(op, 12, tol=1e-8, basis_size=48)
+    restarts = [int(r.getMessage().split(", ")[-1].split()[0]) for r in caplog.records if "restarts" in r.getMessage()]
+    assert restarts and restarts[0] >= 2
+    expected_values, _ = dense_top(M, 12)
+    np.testing.assert_allclose(values, expected_values, rtol=1e-8)
+    assert relative_residuals(M, values, vectors).max() < 1e-7
+
+
+def test_repeated_eigenvalues_are_found_with_their_whole_eigenspace():
+    """A block method sees multiplicities up to its block size (single-vector Lanczos finds one copy)."""
+    n = 400
+    rng = np.random.default_rng(4)
+    basis, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    spectrum = np.concatenate([[10.0, 10.0, 10.0, 7.0, 5.0, 5.0], rng.uniform(-50.0, 4.0, n - 6)])
+    M = (basis * spectrum) @ basis.T
+    M = (M + M.T) / 2
+    values, vectors = block_lanczos(aslinearoperator(M), 6, tol=1e-10)
+    np.testing.assert_allclose(values, [10, 10, 10, 7, 5, 5], rtol=1e-9)
+    assert same_subspace(vectors[:, :3], basis[:, :3]) < 1e-6
+    assert same_subspace(vectors[:, 4:6], basis[:, 4:6]) < 1e-6
+
+
+def test_an_invariant_subspace_is_not_a_failure():
+    """M of rank 3: after one block the Krylov space stops growing; fresh random vectors keep it going."""
+    n = 300
+    rng = np.random.default_rng(5)
+    U, _ = np.linalg.qr(rng.standard_normal((n, 3)))
+    M = (U * [3.0, 2.0, -1.0]) @ U.T
+    values, vectors = block_lanczos(aslinearoperator(M), 4, tol=1e-8)
+    np.testing.assert_allclose(values, [3.0, 2.0, 0.0, 0.0], atol=1e-8)
+    np.testing.assert_allclose(vectors.T @ vectors, np.eye(4), atol=1e-8)
+    assert np.abs(vectors[:, 2:].T @ U).max() < 1e-6  # the zero modes are orthogonal to the range
+
+
+def test_block_and_arpack_agree_and_auto_picks_by_size():
+    op, M = target_of_random_corpus(6, 800)
+    block = top_eigenpairs(op, 10, tol=1e-9, method="block")
+    arpack = top_eigenpairs(op, 10, tol=1e-9, method="arpack")
+    np.testing.assert_allclose(block[0], arpack[0], rtol=1e-9)
+    np.testing.assert_allclose(np.abs(np.sum(block[1] * arpack[1], axis=0)), 1.0, atol=1e-6)
+    small, _ = target_of_random_corpus(7, 90)
+    with pytest.raises(ValueError, match="method='arpack'"):
+        block_lanczos(small, 10)
+    values, _ = top_eigenpairs(small, 10, tol=1e-9)   # auto: ARPACK at this size
+    np.testing.assert_allclose(values, dense_top(small.to_dense(), 10)[0], rtol=1e-8)
+    with pytest.raises(ValueError, match="'auto', 'block' or 'arpack'"):
+        top_eigenpairs(op, 10, method="lobpcg")
+
+
+def test_same_seed_same_answer_and_threads_do_not_change_it():
+    op, _ = target_of_random_corpus(8, 500)
+    first = block_lanczos(op, 8, tol=1e-10, seed=3, threads=1)
+    again = block_lanczos(op, 8, tol=1e-10, seed=3, threads=1)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    threaded = block_lanczos(op, 8, tol=1e-10, seed=3, threads=3)
+    np.testing.assert_allclose(threaded[0], first[0], rtol=1e-9)
+
+
+def test_running_out_of_products_warns_and_returns_what_it_has(caplog):
+    op, M = target_of_random_corpus(9, 600)
+    with caplog.at_level(logging.WARNING, logger="gensim_qwem.closed_form"):
+        values, vectors = block_lanczos(op, 20, tol=1e-12, max_products=160)
+    assert any("converged" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert values.shape == (20,) and vectors.shape == (600, 20)
+    assert np.all(values <= dense_top(M, 1)[0][0] + 1e-9)  # Ritz values never exceed the top eigenvalue
+
+
+def test_the_target_operator_is_never_densified_by_the_solver(monkeypatch):
+    op, M = target_of_random_corpus(10, 500)
+    monkeypatch.setattr(TargetOperator, "to_dense", lambda self: pytest.fail("densified"))
+    monkeypatch.setattr(scipy.sparse.csr_matrix, "toarray", lambda self, *a, **k: pytest.fail("densified"))
+    values, _ = block_lanczos(op, 5, tol=1e-8)
+    np.testing.assert_allclose(values, dense_top(M, 5)[0], rtol=1e-8)
