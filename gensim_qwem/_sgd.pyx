@@ -202,7 +202,7 @@ def train_job(
         int window, bint shrink_windows, int negative, double alpha, uint64_t seed,
         bint uniform, const int64_t[::1] table_offsets, const int32_t[:, ::1] table_slots,
         const double[::1] pair_rate, const double[::1] noise, double scale, double max_weight,
-        const float[:, ::1] dense_psi, float[::1] work, int share=1):
+        const float[:, ::1] dense_psi, float[::1] work, int share=1, int draws=1):
     """Train on one job (sentences already mapped to indices). Returns (loss, effective words, pair updates).
 
     With `uniform`, psi_ij comes from `dense_psi` for i, j < len(dense_psi) (precomputed, the most
@@ -213,6 +213,8 @@ def train_job(
     With `share` = r > 1, consecutive contexts of a centre form groups of up to r that draw `negative`
     noise words once, each weighted by the group size: the expected update (and so the closed form)
     is unchanged, with about m (1 + k / r) instead of m (1 + k) vector updates per centre.
+    With `draws` = d > 1, each group draws `negative` * d noise words, each weighted 1 / d: the same
+    expected update with less variance, for m (1 + k d) vector updates per centre.
 
     Each centre's steps are planned first (same random draws, same order), so that the weights and
     vectors they read can be prefetched: the lookups are independent, their cache misses overlap.
@@ -231,7 +233,7 @@ def train_job(
     cdef float *w_center
     cdef Weighting wt
     # at most 2 window contexts, each its own group in the worst case
-    cdef Step *steps = <Step *>malloc((2 * window * (1 + max(negative, 0)) + 1) * sizeof(Step))
+    cdef Step *steps = <Step *>malloc((2 * window * (1 + max(negative, 0) * max(draws, 1)) + 1) * sizeof(Step))
     if steps == NULL:
         raise MemoryError("no memory for a centre's plan of SGD steps")
 
@@ -268,8 +270,8 @@ def train_job(
                     w_center = w + <int64_t>kept[i] * size
                     start = max(lo, i - window + reduced)
                     stop = min(hi, i + window + 1 - reduced)
-                    # plan: groups of up to `share` consecutive contexts; each group draws `negative` noise
-                    # words weighted by its size: the same expected rates B with fewer vector updates
+                    # plan: groups of up to `share` consecutive contexts; each group draws `negative` * `draws` noise
+                    # words weighted by its size / draws: the same expected rates B
                     n_steps = 0
                     run = 0
                     for j in range(start, stop):
@@ -283,12 +285,12 @@ def train_job(
                         run += 1
                         if run < share and j + 1 < stop and not (j + 1 == i and j + 2 >= stop):
                             continue
-                        for t in range(negative):
+                        for t in range(negative * draws):
                             steps[n_steps].target = draw_noise(&state, &noise_threshold[0], &noise_alias[0],
                                                                vocab_size)
                             steps[n_steps].positive = False
                             steps[n_steps].last_of_group = False
-                            steps[n_steps].psi = run
+                            steps[n_steps].psi = run / <double>draws
                             n_steps += 1
                         steps[n_steps - 1].last_of_group = True
                         run = 0

@@ -368,7 +368,7 @@ def test_qwem_npz_round_trip_continues_training_identically(tmp_path, corpus):
 
 def test_qwem_npz_keeps_every_hyper_parameter_and_a_missing_statistics(tmp_path, corpus):
     model = QWEM(**dict(SMALL, window=3, negative=2, sample=0, weighting="none", init_scale=0.05, max_weight=7.0,
-                        comment="npz", max_final_vocab=40))
+                        comment="npz", max_final_vocab=40, negative_draws=3))
     model.build_vocab_from_freq(collections.Counter(w for s in corpus for w in s), corpus_count=len(corpus))
     assert model.statistics is None
     model.save_npz(tmp_path / "model.npz", compress=True)
@@ -376,7 +376,7 @@ def test_qwem_npz_keeps_every_hyper_parameter_and_a_missing_statistics(tmp_path,
     assert loaded.statistics is None
     assert_same_model(model, loaded)
     for name in ("window", "negative", "sample", "weighting", "init_scale", "max_weight", "comment",
-                 "max_final_vocab", "ns_exponent", "shrink_windows", "min_alpha", "batch_words"):
+                 "max_final_vocab", "negative_draws", "ns_exponent", "shrink_windows", "min_alpha", "batch_words"):
         assert getattr(loaded, name) == getattr(model, name), name
     np.testing.assert_array_equal(continue_training(loaded, corpus).wv.vectors,
                                   continue_training(model, corpus).wv.vectors)

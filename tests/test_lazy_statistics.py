@@ -147,6 +147,17 @@ def test_state_from_before_statistics_became_a_property_still_loads(corpus):
     assert "statistics" not in restored.__dict__
 
 
+def test_state_from_before_negative_draws_trains_on_with_one_draw(corpus):
+    """Models saved before negative_draws existed trained with one draw per negative; they keep it."""
+    model = QWEM(corpus, **SETTINGS)
+    assert model._effective_negative_draws() == (2 if model.weighting == "none" else 1)
+    state = model.__getstate__()
+    del state["negative_draws"]
+    restored = QWEM.__new__(QWEM)
+    restored.__setstate__(state)
+    assert restored.negative_draws == 1 and restored._effective_negative_draws() == 1
+
+
 def test_new_statistics_are_never_served_a_cached_spectrum(corpus, monkeypatch):
     """The cache follows the statistics object itself, not its id(), which a new object often reuses."""
     model = QWEM(corpus, **SETTINGS)
