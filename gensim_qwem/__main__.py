@@ -123,9 +123,9 @@ MODEL_OPTIONS = {
     "max_weight": ("--max-weight", _float_above(0.0), "cap on the uniform pair weight c / G_ij"),
     "negative_share": ("--negative-share", _int_at_least(1),
                        "consecutive context words of a centre that share one set of negative draws"),
-    "negative_draws": ("--negative-draws", _int_at_least(1),
+    "negative_draws": ("--negative-draws", _float_above(1.0, strict=False),
                        "draws per negative, each weighted 1/draws: same objective, less noise "
-                       "(default: 2 for weighting 'none', 1 for 'uniform')"),
+                       "(default: 1.6 for weighting 'none', 1 for 'uniform')"),
 }
 
 

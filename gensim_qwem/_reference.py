@@ -42,7 +42,7 @@ def draw_noise(rng, threshold, alias):
 
 
 def train_job(vectors, indices, offsets, sample_int, subsample, noise_table, window, shrink_windows,
-              negative, alpha, seed, weighting=None, share=1, draws=1):
+              negative, alpha, seed, weighting=None, share=1, noise_draws=0):
     """Numpy twin of ``_sgd.train_job``; updates `vectors` in place, returns (loss, kept words, pairs)."""
     rng = XorShift64Star(seed)
     kept, kept_offsets = [], []
@@ -62,13 +62,14 @@ def train_job(vectors, indices, offsets, sample_int, subsample, noise_table, win
             center = kept[i]
             start, stop = max(lo, i - window + reduced), min(hi, i + window + 1 - reduced)
             contexts = [kept[j] for j in range(start, stop) if j != i]
-            # runs of up to `share` contexts draw `negative` * `draws` noise words together, each weighted
-            # by the run size / draws
+            # runs of up to `share` contexts draw `noise_draws` (default k) noise words together, each
+            # weighted by the run size * k / noise_draws
+            draws = noise_draws or negative
             groups = [[(c, True, 1) for c in contexts[g:g + share]] for g in range(0, len(contexts), share)]
             for group in groups:
                 run = len(group)
-                for _ in range(negative * draws):
-                    group.append((draw_noise(rng, threshold, alias), False, run / draws))
+                for _ in range(draws):
+                    group.append((draw_noise(rng, threshold, alias), False, run * (negative / draws)))
                 work = np.zeros(vectors.shape[1], dtype=np.float32)
                 for target, positive, multiplicity in group:
                     psi = multiplicity * pair_weight(center, target, weighting)

@@ -202,7 +202,7 @@ def train_job(
         int window, bint shrink_windows, int negative, double alpha, uint64_t seed,
         bint uniform, const int64_t[::1] table_offsets, const int32_t[:, ::1] table_slots,
         const double[::1] pair_rate, const double[::1] noise, double scale, double max_weight,
-        const float[:, ::1] dense_psi, float[::1] work, int share=1, int draws=1):
+        const float[:, ::1] dense_psi, float[::1] work, int share=1, int noise_draws=0):
     """Train on one job (sentences already mapped to indices). Returns (loss, effective words, pair updates).
 
     With `uniform`, psi_ij comes from `dense_psi` for i, j < len(dense_psi) (precomputed, the most
@@ -213,8 +213,8 @@ def train_job(
     With `share` = r > 1, consecutive contexts of a centre form groups of up to r that draw `negative`
     noise words once, each weighted by the group size: the expected update (and so the closed form)
     is unchanged, with about m (1 + k / r) instead of m (1 + k) vector updates per centre.
-    With `draws` = d > 1, each group draws `negative` * d noise words, each weighted 1 / d: the same
-    expected update with less variance, for m (1 + k d) vector updates per centre.
+    With `noise_draws` = n > `negative` = k, each group draws n noise words, each weighted k / n: the
+    same expected update with less variance, for about m (1 + n) vector updates per centre (0: n = k).
 
     Each centre's steps are planned first (same random draws, same order), so that the weights and
     vectors they read can be prefetched: the lookups are independent, their cache misses overlap.
@@ -233,7 +233,10 @@ def train_job(
     cdef float *w_center
     cdef Weighting wt
     # at most 2 window contexts, each its own group in the worst case
-    cdef Step *steps = <Step *>malloc((2 * window * (1 + max(negative, 0) * max(draws, 1)) + 1) * sizeof(Step))
+    if noise_draws <= 0:
+        noise_draws = negative
+    cdef double noise_weight = negative / <double>max(noise_draws, 1)   # each draw's share of the k negatives
+    cdef Step *steps = <Step *>malloc((2 * window * (1 + max(noise_draws, 0)) + 1) * sizeof(Step))
     if steps == NULL:
         raise MemoryError("no memory for a centre's plan of SGD steps")
 
@@ -270,8 +273,8 @@ def train_job(
                     w_center = w + <int64_t>kept[i] * size
                     start = max(lo, i - window + reduced)
                     stop = min(hi, i + window + 1 - reduced)
-                    # plan: groups of up to `share` consecutive contexts; each group draws `negative` * `draws` noise
-                    # words weighted by its size / draws: the same expected rates B
+                    # plan: groups of up to `share` consecutive contexts; each group draws `noise_draws` noise
+                    # words, each weighted by its size * negative / noise_draws: the same expected rates B
                     n_steps = 0
                     run = 0
                     for j in range(start, stop):
@@ -285,12 +288,12 @@ def train_job(
                         run += 1
                         if run < share and j + 1 < stop and not (j + 1 == i and j + 2 >= stop):
                             continue
-                        for t in range(negative * draws):
+                        for t in range(noise_draws):
                             steps[n_steps].target = draw_noise(&state, &noise_threshold[0], &noise_alias[0],
                                                                vocab_size)
                             steps[n_steps].positive = False
                             steps[n_steps].last_of_group = False
-                            steps[n_steps].psi = run / <double>draws
+                            steps[n_steps].psi = run * noise_weight
                             n_steps += 1
                         steps[n_steps - 1].last_of_group = True
                         run = 0

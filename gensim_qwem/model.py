@@ -141,14 +141,15 @@ class QWEM(Word2Vec):
         dynamics, with fewer vector updates: ``m (1 + k / r)`` instead of ``m (1 + k)`` per centre with
         m contexts. 1 draws per (centre, context) pair as word2vec does; large values take larger,
         noisier steps on the negatives.
-    negative_draws : int, optional
-        Each of the `negative` noise words of a pair is drawn this many times, each draw weighted by its
-        inverse: the same expected update (so the same objective, closed form and dynamics; `negative` still
-        sets the negative rates B) with less noise, for more vector updates: ``m (1 + k r)`` per centre
-        with m contexts. Default (None): 2 with weighting='none', where the noise of the negatives limits
-        what 3 epochs reach (enwiki17m, 3 epochs: 34.0% analogy accuracy with 2 draws and 34.4% with 3,
-        against 28.2% with 1, for about 1.5x the time per epoch; benchmarks/results/
-        tune_defaults_2026-11-25_enwiki17m.md); 1 with 'uniform', whose weighted steps cost more each.
+    negative_draws : float, optional
+        Draws per negative: each group of contexts draws ``round(negative * negative_draws)`` noise words,
+        each weighted ``negative / draws``. The same expected update (so the same objective, closed form
+        and dynamics; `negative` still sets the negative rates B) with less noise, for more vector
+        updates per centre. Default (None): 1.6 with weighting='none' (8 draws for negative=5), where the
+        noise of the negatives limits what 3 epochs reach: on enwiki17m, 3 epochs, analogy accuracy was
+        28.1% with 5 draws, 30.4% with 7, 31.4% with 8, 34.0% (32.3% with another seed) with 10 and
+        36.0% with 20, each draw costing time (benchmarks/results/tune_negative_draws_*). 1 with
+        'uniform', whose weighted steps cost more each.
     max_weight : float
         Cap on the uniform pair weight ``c / G_ij``; pairs of two rare words would otherwise take
         steps large enough to diverge. Pairs below the cap are weighted exactly.
@@ -221,13 +222,14 @@ class QWEM(Word2Vec):
         _check_real("max_weight", self.max_weight, 0.0)
         _check_int("negative_share", self.negative_share, 1)
         if self.negative_draws is not None:
-            _check_int("negative_draws", self.negative_draws, 1)
+            _check_real("negative_draws", self.negative_draws, 1.0, strict=False)
 
-    def _effective_negative_draws(self):
-        """Default draws: 2 with weighting='none' (+6 analogy points at 3 epochs on enwiki17m), 1 with 'uniform'."""
-        if self.negative_draws is not None:
-            return int(self.negative_draws)
-        return 2 if self.weighting == "none" else 1
+    def _noise_draws(self):
+        """Noise words drawn per group of contexts: round(negative * negative_draws), at least `negative`."""
+        draws = self.negative_draws
+        if draws is None:  # 1.6 with weighting='none': 8 draws for k = 5 (+3.3 analogy points at 3 epochs)
+            draws = 1.6 if self.weighting == "none" else 1
+        return max(int(self.negative), int(round(self.negative * float(draws))))
 
     def _effective_init_scale(self):
         """Default init: gensim's per-entry spread, N(0, 1 / (3 d^2)) ~ uniform(-1/d, 1/d)."""
@@ -707,7 +709,7 @@ class QWEM(Word2Vec):
             self.wv.vectors, indices, offsets, self.wv.expandos["sample_int"], bool(self.sample),
             *self._noise_table, self.window, self.shrink_windows, self.negative, alpha, seed,
             uniform, *u["table"], u["pair_rate"], u["noise"], u["scale"],
-            float(self.max_weight), u["dense_psi"], work, int(self.negative_share), self._effective_negative_draws())
+            float(self.max_weight), u["dense_psi"], work, int(self.negative_share), self._noise_draws())
         if self.compute_loss:
             with self._loss_lock:
                 self.running_training_loss += loss

@@ -204,7 +204,7 @@ BAD_PARAMETERS = [
     ("alpha", 0.0, ValueError, "a number > 0.0"), ("alpha", -0.1, ValueError, "a number > 0.0"),
     ("alpha", float("nan"), ValueError, "a number > 0.0"), ("alpha", float("inf"), ValueError, "a number > 0.0"),
     ("alpha", "0.1", TypeError, "a number > 0.0"),
-    ("negative_draws", 0, ValueError, "an int >= 1"), ("negative_draws", 1.5, TypeError, "an int >= 1"),
+    ("negative_draws", 0.5, ValueError, "a number >= 1.0"), ("negative_draws", "2", TypeError, "a number >= 1.0"),
 ]
 
 

@@ -64,7 +64,7 @@ def test_sentences_to_indices_rejects_non_token_lists(sentence):
 @pytest.mark.parametrize("shrink", [True, False])
 @pytest.mark.parametrize("subsample", [True, False])
 @pytest.mark.parametrize("uniform,dense_words", [(False, 0), (True, 0), (True, 5), (True, 12)])
-@pytest.mark.parametrize("shared,draws", [(1, 1), (2, 1), (100, 1), (1, 3), (2, 2)])
+@pytest.mark.parametrize("shared,draws", [(1, 0), (2, 0), (100, 0), (1, 3), (1, 7), (2, 5)])
 def test_sgd_kernel_matches_numpy_twin(shrink, subsample, uniform, dense_words, shared, draws):
     rng = np.random.default_rng(0)
     vocab_size, dim, window, negative = 12, 8, 3, 3
@@ -139,7 +139,7 @@ def test_one_job_follows_the_update_formula_by_hand():
 
 
 def test_more_negative_draws_keep_the_expected_update_and_cut_its_variance():
-    """draws = 4: each noise word drawn 4x at weight 1/4. Over 4,000 seeds the mean update matches one draw
+    """20 noise draws at weight 5/20 instead of k = 5 at weight 1. Over 4,000 seeds the mean update matches
     (largest |z| 2.9 of 240 entries when written) and the variance drops to ~1/4 (measured 0.25)."""
     rng = np.random.default_rng(0)
     vocab_size, dim, trials = 30, 8, 4000
@@ -155,8 +155,8 @@ def test_more_negative_draws_keep_the_expected_update_and_cut_its_variance():
                   1.0, 1.0, np.zeros((0, 0), np.float32), np.zeros(dim, dtype=np.float32), 1, draws)
         return vectors.astype(np.float64).ravel()
 
-    one = np.array([updated(1, seed) for seed in range(1, trials + 1)])
-    four = np.array([updated(4, seed) for seed in range(1, trials + 1)])
+    one = np.array([updated(0, seed) for seed in range(1, trials + 1)])   # 0: k draws
+    four = np.array([updated(20, seed) for seed in range(1, trials + 1)])
     standard_error = np.sqrt((one.var(axis=0) + four.var(axis=0)) / trials)
     assert np.max(np.abs(one.mean(axis=0) - four.mean(axis=0)) / standard_error) < 5.0
     assert four.var(axis=0).sum() < 0.4 * one.var(axis=0).sum()

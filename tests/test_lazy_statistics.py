@@ -150,12 +150,12 @@ def test_state_from_before_statistics_became_a_property_still_loads(corpus):
 def test_state_from_before_negative_draws_trains_on_with_one_draw(corpus):
     """Models saved before negative_draws existed trained with one draw per negative; they keep it."""
     model = QWEM(corpus, **SETTINGS)
-    assert model._effective_negative_draws() == (2 if model.weighting == "none" else 1)
+    assert model._noise_draws() == (round(1.6 * model.negative) if model.weighting == "none" else model.negative)
     state = model.__getstate__()
     del state["negative_draws"]
     restored = QWEM.__new__(QWEM)
     restored.__setstate__(state)
-    assert restored.negative_draws == 1 and restored._effective_negative_draws() == 1
+    assert restored.negative_draws == 1 and restored._noise_draws() == model.negative
 
 
 def test_new_statistics_are_never_served_a_cached_spectrum(corpus, monkeypatch):
