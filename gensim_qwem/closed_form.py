@@ -53,7 +53,7 @@ def top_eigenpairs(operator, k, tol=1e-3, seed=0, maxiter=None, ncv=None, method
     if method not in ("auto", "block", "arpack"):
         raise ValueError(f"method must be 'auto', 'block' or 'arpack', got {method!r}")
     if method == "auto":
-        method = "block" if n >= 2 * _basis_size(k) else "arpack"
+        method = "block" if n >= 2 * _basis_size(k, n) else "arpack"
     logger.info("EIGENSOLVE: top %i eigenpairs of a %i x %i operator (tol %g, %s)", k, n, n, tol, method)
     if method == "block":
         values, vectors = block_lanczos(operator, k, tol=tol, seed=seed)
@@ -80,9 +80,17 @@ def _arpack(operator, k, tol, seed, maxiter, ncv):
 BLOCK = 8   # vectors per product: the width of the sparse kernel's panel (_panel.h)
 
 
-def _basis_size(k):
-    """Basis vectors kept before a thick restart: ~6 k (k = 100 converged in 600 without restarting)."""
-    return BLOCK * -(-max(6 * k, 2 * k + 8 * BLOCK) // BLOCK)
+BASIS_BYTES = 2 * 2 ** 30   # the Lanczos basis (size x n float64) stays under this unless k itself needs more
+
+
+def _basis_size(k, n):
+    """Basis vectors before a thick restart: ~6 k (k = 100 converged in 600 without restarting on a
+    68k vocabulary), fewer when that would not fit in BASIS_BYTES, but always room for the kept Ritz
+    vectors plus 4 blocks (more restarts, same answer)."""
+    wanted = max(6 * k, 2 * k + 8 * BLOCK)
+    least = k + max(BLOCK, k // 4) + 4 * BLOCK
+    size = max(least, min(wanted, BASIS_BYTES // (8 * n)))
+    return BLOCK * -(-size // BLOCK)
 
 
 class _RowSplit:
@@ -136,7 +144,7 @@ def block_lanczos(operator, k, tol=1e-3, seed=0, basis_size=None, max_products=N
     Returns (values, vectors) in decreasing order of value.
     """
     n = operator.shape[0]
-    basis_size = _basis_size(k) if basis_size is None else BLOCK * -(-int(basis_size) // BLOCK)
+    basis_size = _basis_size(k, n) if basis_size is None else BLOCK * -(-int(basis_size) // BLOCK)
     keep = k + max(BLOCK, k // 4)        # Ritz vectors kept at a restart
     if keep + 2 * BLOCK > basis_size or basis_size + BLOCK > n:
         raise ValueError(f"block Lanczos needs k + max(8, k/4) + 16 <= basis size <= n - 8; got k = {k}, "

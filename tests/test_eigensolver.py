@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse
 from scipy.sparse.linalg import aslinearoperator
 
-from gensim_qwem.closed_form import block_lanczos, top_eigenpairs
+from gensim_qwem.closed_form import _basis_size, block_lanczos, top_eigenpairs
 from gensim_qwem.cooccurrence import count_chunk
 from gensim_qwem.target import TargetOperator, dense_target
 
@@ -137,3 +137,13 @@ def test_the_target_operator_is_never_densified_by_the_solver(monkeypatch):
     monkeypatch.setattr(scipy.sparse.csr_matrix, "toarray", lambda self, *a, **k: pytest.fail("densified"))
     values, _ = block_lanczos(op, 5, tol=1e-8)
     np.testing.assert_allclose(values, dense_top(M, 5)[0], rtol=1e-8)
+
+
+def test_the_basis_shrinks_to_fit_its_memory_budget_but_keeps_room_to_restart(monkeypatch):
+    assert _basis_size(100, 68_000) == 600                      # 6 k: 330 MB
+    assert _basis_size(100, 1_000_000) == 272                  # 2 GiB / 8 MB per vector = 268, in blocks of 8
+    assert _basis_size(300, 1_000_000) == 408                  # never below the kept Ritz vectors + 4 blocks (407)
+    monkeypatch.setattr("gensim_qwem.closed_form.BASIS_BYTES", 40 * 8 * 700)   # room for 40 vectors of n = 700
+    op, M = target_of_random_corpus(3, 700)
+    values, vectors = block_lanczos(op, 12, tol=1e-8)          # basis 12 + 8 + 32 = 52: restarts
+    np.testing.assert_allclose(values, dense_top(M, 12)[0], rtol=1e-8)
