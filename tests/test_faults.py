@@ -302,7 +302,10 @@ def test_real_ctrl_c_stops_the_training_threads(tmp_path):
     model = QWEM(**dict(SMALL, workers=3, batch_words=500))
     model.build_vocab(corpus)
     recorder = EpochWeights()
-    ctrl_c = RaisingCorpus(corpus, None, after=1500, action=lambda: os.kill(os.getpid(), signal.SIGINT))
+    main_thread = threading.main_thread().ident
+    # to the main thread itself, where a terminal's Ctrl-C usually lands: os.kill let the kernel pick any
+    # thread, and one CI run saw train() return without the KeyboardInterrupt
+    ctrl_c = RaisingCorpus(corpus, None, after=1500, action=lambda: signal.pthread_kill(main_thread, signal.SIGINT))
     with pytest.raises(KeyboardInterrupt):
         model.train(ctrl_c, total_examples=len(corpus), epochs=1, callbacks=[recorder])
     assert not training_threads()
