@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 REAL = np.float32
 WEIGHTINGS = ("uniform", "none")
+# default alpha per weighting: the uniform weights c / G_ij reach max_weight on rare pairs
+DEFAULT_ALPHA = {"none": 0.0125, "uniform": 0.001}
 # pairs among this many most frequent words read psi from a dense float32 block (16 MiB), not the hash tables
 DENSE_WEIGHT_WORDS = 2048
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
@@ -129,7 +131,7 @@ class QWEM(Word2Vec):
         cousin of word2vec, stable at word2vec's learning rate and good in a few epochs.
         ``'uniform'`` weights each pair update by ``c / G_ij`` so that training minimises
         ``||W W^T - M*||_F^2`` and converges to :meth:`analytic_solution`. Those weights are largest
-        for rare pairs, so it needs a smaller `alpha` (0.005 is safe on the corpora tried) and, on a
+        for rare pairs, so it needs a smaller `alpha` (its default is 0.001, see `alpha`) and, on a
         large vocabulary, many epochs to get there (see :meth:`theory_time` and
         :meth:`mode_onset_times`); :meth:`analytic_solution` gives its end point directly.
     init_scale : float
@@ -153,11 +155,14 @@ class QWEM(Word2Vec):
     max_weight : float
         Cap on the uniform pair weight ``c / G_ij``; pairs of two rare words would otherwise take
         steps large enough to diverge. Pairs below the cap are weighted exactly.
-    alpha : float
-        Initial learning rate, decayed linearly to `min_alpha` as in Word2Vec. The default 0.0125 is half
-        word2vec's: on enwiki17m (3 epochs, weighting='none') it gave 24.4% analogy accuracy against
-        18.6% at 0.025 (benchmarks/results/2026-11-25_enwiki17m_e3_*), and at sample=1e-4 27.4-28.2%
-        against 24.1% at 0.02 and 27.2% / 23.2% at 0.008 / 0.005.
+    alpha : float, optional
+        Initial learning rate, decayed linearly to `min_alpha` as in Word2Vec. Default (None): 0.0125 with
+        weighting='none', half word2vec's: on enwiki17m (3 epochs, weighting='none') it gave 24.4% analogy
+        accuracy against 18.6% at 0.025 (benchmarks/results/2026-11-25_enwiki17m_e3_*), and at sample=1e-4
+        27.4-28.2% against 24.1% at 0.02 and 27.2% / 23.2% at 0.008 / 0.005. With weighting='uniform',
+        0.001: its weights reach `max_weight` on rare pairs; it diverged at 0.005 on enwiki17m (an older
+        kernel, benchmarks/results/2026-11-25_amd-epyc-2cpu_enwiki17m_e3.md) and at 0.01 on its first
+        30,000 lines (tune_defaults_2026-11-25_enwiki30klines.md), and ran at 0.001 in every full benchmark.
     sample : float
         Subsampling threshold, as in Word2Vec. The default 1e-4 is a tenth of word2vec's: on enwiki17m
         (3 epochs, weighting='none', seeds 1-3) trained vectors reached 27.4-28.2% analogy accuracy
@@ -166,7 +171,7 @@ class QWEM(Word2Vec):
     """
 
     def __init__(
-            self, sentences=None, corpus_file=None, vector_size=100, alpha=0.0125, window=5, min_count=5,
+            self, sentences=None, corpus_file=None, vector_size=100, alpha=None, window=5, min_count=5,
             max_vocab_size=None, sample=1e-4, seed=1, workers=3, min_alpha=0.0001,
             sg=1, hs=0, negative=5, ns_exponent=0.75, cbow_mean=1, hashfxn=hash, epochs=5, null_word=0,
             trim_rule=None, sorted_vocab=1, batch_words=MAX_WORDS_IN_BATCH, compute_loss=False, callbacks=(),
@@ -174,6 +179,8 @@ class QWEM(Word2Vec):
             weighting="none", init_scale=None, max_weight=100.0, negative_share=1, negative_draws=None,
     ):
         self.weighting = weighting
+        if alpha is None:
+            alpha = DEFAULT_ALPHA.get(weighting, DEFAULT_ALPHA["none"])
         self.negative_share = negative_share
         self.negative_draws = negative_draws
         self.init_scale = init_scale
