@@ -129,6 +129,8 @@ def test_running_out_of_products_warns_and_returns_what_it_has(caplog):
     assert any("converged" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     assert values.shape == (20,) and vectors.shape == (600, 20)
     assert np.all(values <= dense_top(M, 1)[0][0] + 1e-9)  # Ritz values never exceed the top eigenvalue
+    values, vectors = block_lanczos(op, 20, tol=1e-12, max_products=1)   # raised to the least that gives 20
+    assert values.shape == (20,) and np.all(np.isfinite(values))
 
 
 def test_the_target_operator_is_never_densified_by_the_solver(monkeypatch):
