@@ -137,26 +137,27 @@ class TargetOperator(LinearOperator):
         return y
 
     def _matmat(self, X):
+        """S X - 2 * 1 (1^T X), 8 columns (one kernel panel, contiguous) at a time."""
         X = np.asarray(X, dtype=np.float64)
-        columns = X.shape[1]
-        padded = -(-columns // PANEL) * PANEL     # the kernel takes panels of 8 columns
-        Xp = np.zeros((X.shape[0], padded))
-        Xp[:, :columns] = X
+        Y = np.empty((X.shape[0], -(-X.shape[1] // PANEL) * PANEL))
         with self._lock:
-            if self._block_buffers is None or self._block_buffers[0].shape[1] != padded:
-                self._block_buffers = [np.empty((X.shape[0], padded)) for _ in self._ranges]
+            if self._block_buffers is None:
+                self._block_buffers = [np.empty((X.shape[0], PANEL)) for _ in self._ranges]
+            for first in range(0, X.shape[1], PANEL):
+                slab = np.zeros((X.shape[0], PANEL))
+                slab[:, :min(PANEL, X.shape[1] - first)] = X[:, first:first + PANEL]
 
-            def part(index):
-                (lo, hi), out = self._ranges[index], self._block_buffers[index]
-                upper_matmat(*self._kernel_arrays, Xp, out, lo, hi)
-                return out
-            if self._pool is None:
-                Y = part(0).copy()
-            else:
-                parts = list(self._pool.map(part, range(len(self._ranges))))
-                Y = functools.reduce(np.add, parts)
-        Y -= 2.0 * Xp.sum(axis=0)
-        return Y[:, :columns]
+                def part(index, slab=slab):
+                    (lo, hi), out = self._ranges[index], self._block_buffers[index]
+                    upper_matmat(*self._kernel_arrays, slab, out, lo, hi)
+                    return out
+                if self._pool is None:
+                    Y[:, first:first + PANEL] = part(0)
+                else:
+                    Y[:, first:first + PANEL] = functools.reduce(np.add, self._pool.map(part, range(len(self._ranges))))
+        Y = Y[:, :X.shape[1]]
+        Y -= 2.0 * X.sum(axis=0)
+        return Y
 
     def _adjoint(self):
         return self
