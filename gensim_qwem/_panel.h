@@ -9,7 +9,8 @@
 #define QWEM_PANEL 8
 
 #if defined(__GNUC__)
-typedef double qwem_v2d __attribute__((vector_size(16), aligned(8)));
+/* may_alias: rows of double arrays are read and written through this type (as SSE2's own __m128d allows) */
+typedef double qwem_v2d __attribute__((vector_size(16), aligned(8), may_alias));
 
 static inline void qwem_panel_rows(const int64_t *indptr, const int32_t *indices, const double *data,
                                    const double *x, double *out, int64_t stride,

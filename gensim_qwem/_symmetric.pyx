@@ -1,8 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Product with a symmetric sparse matrix stored as its upper triangle (CSR, j >= i); GIL released.
+"""Products with a symmetric sparse matrix stored as its upper triangle (CSR, j >= i); GIL released.
 
 Half the entries of full CSR, so half the memory traffic per product, which is what bounds the eigensolve.
-Numpy twin: ``(U + U.T - diag(U)) @ x`` with scipy.
+``upper_matvec`` takes one vector, ``upper_matmat`` panels of 8 (one pass over the matrix for all 8);
+numpy twin of both: ``(U + U.T - diag(U)) @ X`` with scipy. ``upper_target`` builds that upper triangle
+for M*'s sparse part S from A (twin: ``_reference.upper_target``).
 """
 from libc.stdint cimport int64_t, int32_t
 from libc.string cimport memset
