@@ -166,6 +166,8 @@ cdef inline double pair_weight(Weighting *wt, int32_t i, int32_t j) noexcept nog
     return wt.scale / g
 
 
+DEF PREFETCH_AHEAD = 6   # steps whose target vectors are in flight while one runs
+
 cdef struct Step:
     int32_t target
     bint positive
@@ -302,12 +304,15 @@ def train_job(
                             prefetch_weight(&wt, kept[i], steps[e].target)
                         for e in range(n_steps):
                             steps[e].psi *= pair_weight(&wt, kept[i], steps[e].target)
-                    for e in range(n_steps):
+                    for e in range(min(n_steps, PREFETCH_AHEAD)):
                         for line in range(0, size, 16):  # 16 floats per 64-byte cache line
                             prefetch(w + <int64_t>steps[e].target * size + line)
                     # run the plan: work accumulates the centre's steps within a group
                     memset(&work[0], 0, size * sizeof(float))
                     for e in range(n_steps):
+                        if e + PREFETCH_AHEAD < n_steps:
+                            for line in range(0, size, 16):
+                                prefetch(w + <int64_t>steps[e + PREFETCH_AHEAD].target * size + line)
                         loss += update_pair(w_center, w + <int64_t>steps[e].target * size, &work[0], size, alpha,
                                             steps[e].psi, steps[e].positive)
                         if steps[e].last_of_group:
