@@ -114,8 +114,7 @@ MODEL_OPTIONS = {
     "sample": ("--sample", _float_above(0.0, strict=False),
                "subsampling threshold for frequent words (0 turns it off)"),
     "epochs": ("--epochs", _int_at_least(1), "passes over the corpus"),
-    "alpha": ("--alpha", _float_above(0.0),
-              "initial learning rate (default: 0.0125 for weighting 'none', 0.001 for 'uniform')"),
+    "alpha": ("--alpha", _float_above(0.0), "initial learning rate"),
     "min_alpha": ("--min-alpha", _float_above(0.0, strict=False), "final learning rate"),
     "workers": ("--workers", _int_at_least(1), "worker threads"),
     "seed": ("--seed", int, "random seed"),
@@ -125,8 +124,7 @@ MODEL_OPTIONS = {
     "negative_share": ("--negative-share", _int_at_least(1),
                        "consecutive context words of a centre that share one set of negative draws"),
     "negative_draws": ("--negative-draws", _float_above(1.0, strict=False),
-                       "draws per negative, each weighted 1/draws: same objective, less noise "
-                       "(default: 1.6 for weighting 'none', 1 for 'uniform')"),
+                       "draws per negative, each weighted 1/draws: same objective, less noise"),
 }
 
 
@@ -141,6 +139,7 @@ def build_parser(prog="gensim-qwem"):
     """The ``argparse`` parser of the command line (exposed for documentation and tests)."""
     from gensim_qwem import __version__
     defaults = _qwem_defaults()
+    from gensim_qwem.model import WEIGHTING_DEFAULTS as per_weighting
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true",
                         help="log progress at INFO level (gensim-style logging) on standard error")
@@ -190,6 +189,9 @@ def build_parser(prog="gensim-qwem"):
                             "(model.analytic_solution) as the model's vectors")
     hp = train.add_argument_group("model parameters (as gensim's Word2Vec)")
     for key, (flag, kind, text) in MODEL_OPTIONS.items():
+        if key in per_weighting:
+            text += " (default: " + ", ".join(f"{value:g} for weighting '{weighting}'"
+                                              for weighting, value in per_weighting[key].items()) + ")"
         hp.add_argument(flag, dest=key, type=kind, default=defaults[key], metavar=_metavar(kind), help=text)
     hp.add_argument("--weighting", choices=("uniform", "none"), default=defaults["weighting"],
                     help="'uniform' converges to the closed form; 'none' weights all pairs 1 (closer to "

@@ -32,8 +32,10 @@ logger = logging.getLogger(__name__)
 
 REAL = np.float32
 WEIGHTINGS = ("uniform", "none")
-# default alpha per weighting: the uniform weights c / G_ij reach max_weight on rare pairs
-DEFAULT_ALPHA = {"none": 0.0125, "uniform": 0.001}
+# defaults that depend on the weighting (a None argument takes them): the uniform weights c / G_ij reach
+# max_weight on rare pairs (smaller alpha), and their steps cost more each (one draw per negative)
+WEIGHTING_DEFAULTS = {"alpha": {"none": 0.0125, "uniform": 0.001},
+                      "negative_draws": {"none": 1.6, "uniform": 1}}
 # pairs among this many most frequent words read psi from a dense float32 block (16 MiB), not the hash tables
 DENSE_WEIGHT_WORDS = 2048
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
@@ -180,7 +182,7 @@ class QWEM(Word2Vec):
     ):
         self.weighting = weighting
         if alpha is None:
-            alpha = DEFAULT_ALPHA.get(weighting, DEFAULT_ALPHA["none"])
+            alpha = WEIGHTING_DEFAULTS["alpha"].get(weighting, WEIGHTING_DEFAULTS["alpha"]["none"])
         self.negative_share = negative_share
         self.negative_draws = negative_draws
         self.init_scale = init_scale
@@ -235,7 +237,7 @@ class QWEM(Word2Vec):
         """Noise words drawn per group of contexts: round(negative * negative_draws), at least `negative`."""
         draws = self.negative_draws
         if draws is None:  # 1.6 with weighting='none': 8 draws for k = 5 (+3.3 analogy points at 3 epochs)
-            draws = 1.6 if self.weighting == "none" else 1
+            draws = WEIGHTING_DEFAULTS["negative_draws"][self.weighting]
         return max(int(self.negative), int(round(self.negative * float(draws))))
 
     def _effective_init_scale(self):

@@ -73,6 +73,14 @@ def test_each_command_has_help(command, capsys):
     assert "--verbose" in out
 
 
+def test_help_states_the_defaults_each_command_uses(capsys):
+    """train's --alpha default depends on --weighting; the demo has its own (DEMO_SETTINGS)."""
+    _, out, _ = run(["train", "--help"], capsys)
+    assert "(default: 0.0125 for weighting 'none', 0.001 for weighting 'uniform')" in " ".join(out.split())
+    _, out, _ = run(["demo", "--help"], capsys)
+    assert "initial learning rate (default: 0.005)" in " ".join(out.split())
+
+
 def test_python_dash_m_runs_the_cli_with_its_own_name():
     result = subprocess.run([sys.executable, "-m", "gensim_qwem", "--help"], capture_output=True, text=True,
                             timeout=120)
