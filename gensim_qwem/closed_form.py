@@ -1,7 +1,6 @@
 """Closed-form QWEM: eigen-solver, converged embeddings and the training trajectory (THEORY §4-§5)."""
 import functools
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from timeit import default_timer
 
@@ -9,6 +8,8 @@ import numpy as np
 import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, eigsh
 from threadpoolctl import threadpool_limits
+
+from gensim_qwem.target import usable_cpus
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +152,7 @@ def block_lanczos(operator, k, tol=1e-3, seed=0, basis_size=None, max_products=N
                          f"basis size {basis_size}, n = {n}. Use method='arpack' for small problems.")
     # at least enough products to hold `keep` Ritz vectors, so there are k pairs to return
     max_products = max(50 * basis_size if max_products is None else int(max_products), keep + BLOCK)
-    if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = usable_cpus() if threads is None else threads
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
     rows = _RowSplit(n, threads, pool)
     start = default_timer()

@@ -65,6 +65,11 @@ def pair_weight_total(pair_rate, negative):
     return (1.0 + negative) * pair_rate.sum()
 
 
+def usable_cpus():
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def _balanced_row_ranges(indptr, parts):
     """Split rows into `parts` contiguous ranges holding about equal numbers of entries."""
     cuts = np.searchsorted(indptr, np.linspace(0, indptr[-1], parts + 1)[1:-1])
@@ -104,9 +109,7 @@ class TargetOperator(LinearOperator):
         upper = self.upper_part = scipy.sparse.csr_matrix((values, indices, indptr), shape=A.shape)
         self._kernel_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False), upper.data)
         self._diagonal = upper.diagonal()
-        if threads is None:
-            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        self._ranges = _balanced_row_ranges(upper.indptr, max(1, int(threads)))
+        self._ranges = _balanced_row_ranges(upper.indptr, max(1, int(usable_cpus() if threads is None else threads)))
         self._buffers = [np.empty(A.shape[0]) for _ in self._ranges]
         self._pool = ThreadPoolExecutor(len(self._ranges)) if len(self._ranges) > 1 else None
         self._lock = threading.Lock()  # the output buffers are reused: one product at a time
@@ -119,20 +122,21 @@ class TargetOperator(LinearOperator):
         U = self.upper_part
         return (U + U.T - scipy.sparse.diags(self._diagonal)).tocsr()
 
-    def _upper_range_product(self, x, part):
-        (lo, hi), out = self._ranges[part], self._buffers[part]
-        upper_matvec(*self._kernel_arrays, x, out, lo, hi)
-        return out
+    def _summed_over_ranges(self, kernel, x, buffers):
+        """S x by `kernel` (upper_matvec or upper_matmat) on each row range into its own buffer, the
+        buffers summed in range order. The caller holds the lock (the buffers are reused)."""
+        def part(index):
+            lo, hi = self._ranges[index]
+            kernel(*self._kernel_arrays, x, buffers[index], lo, hi)
+            return buffers[index]
+        if self._pool is None:
+            return part(0).copy()
+        return functools.reduce(np.add, self._pool.map(part, range(len(self._ranges))))
 
     def _matvec(self, x):
         x = np.ascontiguousarray(np.ravel(x), dtype=np.float64)
         with self._lock:
-            if self._pool is None:
-                y = self._upper_range_product(x, 0).copy()
-            else:
-                parts = list(self._pool.map(lambda part: self._upper_range_product(x, part),
-                                            range(len(self._ranges))))
-                y = parts[0] + parts[1] if len(parts) == 2 else np.sum(parts, axis=0)
+            y = self._summed_over_ranges(upper_matvec, x, self._buffers)
         y -= 2.0 * x.sum()
         return y
 
@@ -146,15 +150,7 @@ class TargetOperator(LinearOperator):
             for first in range(0, X.shape[1], PANEL):
                 slab = np.zeros((X.shape[0], PANEL))
                 slab[:, :min(PANEL, X.shape[1] - first)] = X[:, first:first + PANEL]
-
-                def part(index, slab=slab):
-                    (lo, hi), out = self._ranges[index], self._block_buffers[index]
-                    upper_matmat(*self._kernel_arrays, slab, out, lo, hi)
-                    return out
-                if self._pool is None:
-                    Y[:, first:first + PANEL] = part(0)
-                else:
-                    Y[:, first:first + PANEL] = functools.reduce(np.add, self._pool.map(part, range(len(self._ranges))))
+                Y[:, first:first + PANEL] = self._summed_over_ranges(upper_matmat, slab, self._block_buffers)
         Y = Y[:, :X.shape[1]]
         Y -= 2.0 * X.sum(axis=0)
         return Y
