@@ -168,6 +168,14 @@ cdef inline double pair_weight(Weighting *wt, int32_t i, int32_t j) noexcept nog
 
 DEF PREFETCH_AHEAD = 6   # steps whose target vectors are in flight while one runs
 
+
+cdef inline void prefetch_vector(const float *v, int size) noexcept nogil:
+    """start loading a vector of `size` floats, one 64-byte cache line (16 floats) at a time"""
+    cdef int line
+    for line in range(0, size, 16):
+        prefetch(v + line)
+
+
 cdef struct Step:
     int32_t target
     bint positive
@@ -229,19 +237,20 @@ def train_job(
     cdef int32_t[::1] kept = np.empty(n_tokens, dtype=np.int32)
     cdef int64_t[::1] kept_offsets = np.empty(n_sentences + 1, dtype=np.int64)
     cdef int64_t s, p, i, j, lo, hi, start, stop, n_kept = 0, pairs = 0
-    cdef int run, reduced, t, n_steps, e, line
+    cdef int run, reduced, t, n_steps, e
     cdef double loss = 0.0
     cdef float *w
     cdef float *w_center
     cdef Weighting wt
-    # at most 2 window contexts, each its own group in the worst case
     if noise_draws <= 0:
         noise_draws = negative
     cdef double noise_weight = negative / <double>max(noise_draws, 1)   # each draw's share of the k negatives
+    # at most 2 window contexts, each its own group in the worst case
     cdef Step *steps = <Step *>malloc((2 * window * (1 + max(noise_draws, 0)) + 1) * sizeof(Step))
     if steps == NULL:
         raise MemoryError("no memory for a centre's plan of SGD steps")
 
+    memset(&wt, 0, sizeof(Weighting))   # only read when uniform; zeroed so no field is ever undefined
     wt.uniform = uniform
     if uniform:
         wt.offsets = &table_offsets[0]
@@ -305,14 +314,12 @@ def train_job(
                         for e in range(n_steps):
                             steps[e].psi *= pair_weight(&wt, kept[i], steps[e].target)
                     for e in range(min(n_steps, PREFETCH_AHEAD)):
-                        for line in range(0, size, 16):  # 16 floats per 64-byte cache line
-                            prefetch(w + <int64_t>steps[e].target * size + line)
+                        prefetch_vector(w + <int64_t>steps[e].target * size, size)
                     # run the plan: work accumulates the centre's steps within a group
                     memset(&work[0], 0, size * sizeof(float))
                     for e in range(n_steps):
                         if e + PREFETCH_AHEAD < n_steps:
-                            for line in range(0, size, 16):
-                                prefetch(w + <int64_t>steps[e + PREFETCH_AHEAD].target * size + line)
+                            prefetch_vector(w + <int64_t>steps[e + PREFETCH_AHEAD].target * size, size)
                         loss += update_pair(w_center, w + <int64_t>steps[e].target * size, &work[0], size, alpha,
                                             steps[e].psi, steps[e].positive)
                         if steps[e].last_of_group:

@@ -37,8 +37,6 @@ def upper_matvec(const int64_t[::1] indptr, const int32_t[::1] indices, const do
             out[i] += acc
 
 
-
-
 cdef extern from "_panel.h" nogil:
     enum: QWEM_PANEL
     void qwem_panel_rows(const int64_t *indptr, const int32_t *indices, const double *data,
