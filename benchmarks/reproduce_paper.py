@@ -494,8 +494,9 @@ def main(argv=None):
     init_scale = args.init_scale if args.init_scale is not None else 1e-3 / math.sqrt(args.dim)
     common = dict(vector_size=args.dim, window=args.window, shrink_windows=True, sample=0, negative=1,
                   ns_exponent=1.0, max_final_vocab=args.vocab, workers=args.workers, seed=args.seed)
-    model = QWEM(weighting="uniform", init_scale=init_scale, alpha=args.qwem_alpha, min_alpha=args.qwem_alpha,
-                 negative_share=args.negative_share, **common)
+    # per-pair SGD, slice by slice (benchmarks/bench_full_batch.py runs the full-batch trainer on this setting)
+    model = QWEM(weighting="uniform", trainer="sgd", init_scale=init_scale, alpha=args.qwem_alpha,
+                 min_alpha=args.qwem_alpha, negative_share=args.negative_share, **common)
     timed("QWEM build_vocab (vocabulary scan + pair counting)", timings, model.build_vocab, corpus)
     stats = model.statistics
     vocab_size, keys = len(model.wv), model.wv.index_to_key

@@ -33,10 +33,11 @@ logger = logging.getLogger("gensim_qwem.cli")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
-#: Settings of ``demo``: small enough to finish in seconds on two cores, long enough for training to
-#: get close to the closed form (the Lee corpus has only 60,000 words).
-DEMO_SETTINGS = dict(vector_size=20, window=5, min_count=20, epochs=150, alpha=0.005, workers=2, seed=1,
-                     weighting="uniform")
+#: Settings of ``demo``: small enough to finish in seconds on two cores; weighting='uniform' trains with
+#: the full-batch trainer to the closed form (alpha None: its default step; epochs apply to --trainer sgd).
+DEMO_SETTINGS = dict(vector_size=20, window=5, min_count=20, epochs=150, alpha=None, workers=2, seed=1,
+                     weighting="uniform", trainer="gradient")
+DEMO_SGD_ALPHA = 0.005   # demo --trainer sgd: 150 epochs at this rate get close to the closed form
 DEMO_WORDS = ("police", "Taliban", "Qantas", "fire", "match")
 
 
@@ -125,6 +126,8 @@ MODEL_OPTIONS = {
                        "consecutive context words of a centre that share one set of negative draws"),
     "negative_draws": ("--negative-draws", _float_above(1.0, strict=False),
                        "draws per negative, each weighted 1/draws: same objective, less noise"),
+    "gradient_steps": ("--gradient-steps", _int_at_least(1),
+                       "--trainer gradient: full-batch steps (default: until converged)"),
 }
 
 
@@ -139,7 +142,7 @@ def build_parser(prog="gensim-qwem"):
     """The ``argparse`` parser of the command line (exposed for documentation and tests)."""
     from gensim_qwem import __version__
     defaults = _qwem_defaults()
-    from gensim_qwem.model import WEIGHTING_DEFAULTS as per_weighting
+    from gensim_qwem.model import GRADIENT_ALPHA, WEIGHTING_DEFAULTS as per_weighting
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true",
                         help="log progress at INFO level (gensim-style logging) on standard error")
@@ -164,7 +167,13 @@ def build_parser(prog="gensim-qwem"):
                "and the mean overlap of the top-10 neighbour lists.")
     for key in ("vector_size", "min_count", "epochs", "alpha", "workers", "seed"):
         flag, kind, text = MODEL_OPTIONS[key]
+        if key == "alpha":
+            text += (f" (default: {GRADIENT_ALPHA:g} x 1/lambda_1 with --trainer gradient, {DEMO_SGD_ALPHA:g} "
+                     "with --trainer sgd)")
         demo.add_argument(flag, type=kind, default=DEMO_SETTINGS[key], metavar=_metavar(kind), help=text)
+    demo.add_argument("--gradient-steps", type=_int_at_least(1), default=None, metavar="INT",
+                      help=MODEL_OPTIONS["gradient_steps"][2])
+    _add_trainer_arguments(demo, DEMO_SETTINGS["trainer"])
     demo.add_argument("--words", nargs="+", metavar="WORD", default=None,
                       help=f"words whose neighbours to show (default: those of {', '.join(DEMO_WORDS)} in "
                            "the vocabulary)")
@@ -192,10 +201,13 @@ def build_parser(prog="gensim-qwem"):
         if key in per_weighting:
             text += " (default: " + ", ".join(f"{value:g} for weighting '{weighting}'"
                                               for weighting, value in per_weighting[key].items()) + ")"
+        if key == "alpha":
+            text += f"; with --trainer gradient, the step in units of 1/lambda_1 (default {GRADIENT_ALPHA:g})"
         hp.add_argument(flag, dest=key, type=kind, default=defaults[key], metavar=_metavar(kind), help=text)
     hp.add_argument("--weighting", choices=("uniform", "none"), default=defaults["weighting"],
                     help="'uniform' converges to the closed form; 'none' weights all pairs 1 (closer to "
                          "word2vec, no closed form)")
+    _add_trainer_arguments(hp, None)
     train.add_argument("--progress", action="store_true", help="show a progress bar over epochs (needs tqdm)")
     train.set_defaults(handler=_cmd_train)
 
@@ -435,8 +447,9 @@ def _cmd_demo(args):
     _check_input_file(path, "gensim's Lee corpus")
     corpus = LineSentence(path)
     model = QWEM(vector_size=args.vector_size, window=DEMO_SETTINGS["window"], min_count=args.min_count,
-                 epochs=args.epochs, alpha=args.alpha, workers=args.workers, seed=args.seed,
-                 weighting=DEMO_SETTINGS["weighting"])
+                 epochs=args.epochs, alpha=DEMO_SGD_ALPHA if args.alpha is None and args.trainer == "sgd" else args.alpha,
+                 workers=args.workers, seed=args.seed, weighting=DEMO_SETTINGS["weighting"], trainer=args.trainer,
+                 gradient_steps=args.gradient_steps)
     tic = default_timer()
     model.build_vocab(corpus)
     statistics = model.statistics  # counted here (first needed), so the line below times both passes
@@ -457,7 +470,7 @@ def _cmd_demo(args):
     print(f"  vocabulary and pair statistics  {len(model.wv)} words with count >= {model.min_count}, "
           f"{statistics.cooccurrence.nnz:,} co-occurring pairs   {_format_seconds(vocab_time)}", file=out)
     print(f"  training                        vector_size={model.vector_size}, window={model.window}, "
-          f"negative={model.negative}, alpha={model.alpha:g}, {model.epochs} epochs   "
+          f"negative={model.negative}, alpha={model.alpha:g}, {_training_length(model)}   "
           f"{_format_seconds(train_time)}", file=out)
     print(f"  closed form                     model.analytic_solution(): top {model.vector_size} eigenpairs "
           f"of M*   {_format_seconds(closed_time)}", file=out)
@@ -504,7 +517,7 @@ def _cmd_train(args):
         _check_output_file(args.output, "model")
     if args.vectors:
         _check_output_file(args.vectors, "vectors")
-    params = {key: getattr(args, key) for key in (*MODEL_OPTIONS, "weighting")}
+    params = {key: getattr(args, key) for key in (*MODEL_OPTIONS, "weighting", "trainer")}
     corpus = LineSentence(args.corpus)
     model = QWEM(**params)
     tic = default_timer()
@@ -522,7 +535,7 @@ def _cmd_train(args):
         print(f"closed form: top {model.vector_size} eigenpairs of M*   {_format_seconds(default_timer() - tic)}")
     else:
         _train_with_callbacks(model, corpus, _progress_callbacks(args))
-        print(f"trained {model.epochs} epoch{'s' if model.epochs != 1 else ''} (weighting={model.weighting!r})   "
+        print(f"trained {_training_length(model)} (weighting={model.weighting!r})   "
               f"{_format_seconds(default_timer() - tic)}")
         if model.weighting == "uniform":
             _note_if_undertrained(model)
@@ -589,6 +602,20 @@ def _cmd_evaluate(args):
     return EXIT_OK
 
 
+def _training_length(model):
+    """'150 epochs', or for the full-batch trainer '212 full-batch steps to t = 0.05'."""
+    if model.trainer == "gradient":
+        return f"{len(model.epoch_losses)} full-batch steps to t = {model.flow_time:.3g}"
+    return f"{model.epochs} epoch{'s' if model.epochs != 1 else ''}"
+
+
+def _add_trainer_arguments(parser, default):
+    parser.add_argument("--trainer", choices=("gradient", "sgd"), default=default,
+                        help="'gradient': full-batch gradient descent on the pair statistics (weighting "
+                             "'uniform' only; reaches the closed form); 'sgd': word2vec-style passes over the "
+                             "corpus (default: 'gradient' for weighting 'uniform', 'sgd' for 'none')")
+
+
 def _note_if_undertrained(model):
     """Say so when training stopped before even the strongest eigen-direction of M* was learned.
 
@@ -600,10 +627,12 @@ def _note_if_undertrained(model):
     onset = float(model.mode_onset_times(1)[0])
     if not np.isfinite(onset) or reached >= onset:
         return
-    needed = int(np.ceil(model.epochs * onset / max(reached, 1e-300)))
+    unit = "full-batch steps" if model.trainer == "gradient" else "epochs at this alpha"
+    done = len(model.epoch_losses) if model.trainer == "gradient" else model.epochs
+    needed = int(np.ceil(done * onset / max(reached, 1e-300)))
     print(f"note: training reached time t={reached:.3g} of the theory, but even the strongest direction of M* is "
           f"learned only near t={onset:.3g}: the vectors are still close to their random start. Train longer "
-          f"(about {needed:,} epochs at this alpha for that first direction), or use --closed-form for the end "
+          f"(about {needed:,} {unit} for that first direction), or use --closed-form for the end "
           "point of training.")
 
 

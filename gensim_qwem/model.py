@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 import traceback
+from timeit import default_timer
 import weakref
 from types import GeneratorType
 
@@ -24,6 +25,7 @@ from gensim_qwem.closed_form import (embeddings_from_eigenpairs, mode_onset_time
                                       singular_value_trajectory, top_eigenpairs)
 from gensim_qwem import persistence
 from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
+from gensim_qwem.gradient import FullBatchDescent, settled, top_eigenvalue_estimate
 from gensim_qwem.persistence import atomic_save
 from gensim_qwem.target import (TargetOperator, alias_table, noise_distribution, pair_weight_total,
                                 uniform_weight_block)
@@ -32,10 +34,17 @@ logger = logging.getLogger(__name__)
 
 REAL = np.float32
 WEIGHTINGS = ("uniform", "none")
-# defaults that depend on the weighting (a None argument takes them): the uniform weights c / G_ij reach
-# max_weight on rare pairs (smaller alpha), and their steps cost more each (one draw per negative)
-WEIGHTING_DEFAULTS = {"alpha": {"none": 0.0125, "uniform": 0.001},
+TRAINERS = ("sgd", "gradient")
+# defaults that depend on the weighting (a None argument takes them): 'uniform' trains by full-batch
+# gradient descent on its expected loss; with trainer='sgd' its weights c / G_ij reach max_weight on rare
+# pairs (smaller alpha), and their steps cost more each (one draw per negative)
+WEIGHTING_DEFAULTS = {"trainer": {"none": "sgd", "uniform": "gradient"},
+                      "alpha": {"none": 0.0125, "uniform": 0.001},
                       "negative_draws": {"none": 1.6, "uniform": 1}}
+# trainer='gradient': step eta = alpha / lambda_1 (stable below 2; 1 is Newton's step for the top mode)
+GRADIENT_ALPHA = 1.0
+# trainer='gradient' with gradient_steps=None stops when settled, or after this many steps
+MAX_GRADIENT_STEPS = 2000
 # pairs among this many most frequent words read psi from a dense float32 block (16 MiB), not the hash tables
 DENSE_WEIGHT_WORDS = 2048
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
@@ -129,13 +138,29 @@ class QWEM(Word2Vec):
     Parameters
     ----------
     weighting : {'none', 'uniform'}
-        ``'none'`` (default) weights all pair updates 1: the G-weighted factorisation, the closer
-        cousin of word2vec, stable at word2vec's learning rate and good in a few epochs.
-        ``'uniform'`` weights each pair update by ``c / G_ij`` so that training minimises
-        ``||W W^T - M*||_F^2`` and converges to :meth:`analytic_solution`. Those weights are largest
-        for rare pairs, so it needs a smaller `alpha` (its default is 0.001, see `alpha`) and, on a
-        large vocabulary, many epochs to get there (see :meth:`theory_time` and
-        :meth:`mode_onset_times`); :meth:`analytic_solution` gives its end point directly.
+        ``'none'`` (default) weights all pair updates 1: the G-weighted factorisation
+        ``sum_ij G_ij (w_i . w_j - M*_ij)^2``, the closer cousin of word2vec, stable at word2vec's
+        learning rate and good in a few epochs. It has no closed form: :meth:`analytic_solution` is
+        *not* its end point (on gensim's Lee corpus the two Gram matrices are ~1.0 apart, relatively).
+        ``'uniform'`` weights each pair by ``c / G_ij`` so that training minimises
+        ``||W W^T - M*||_F^2`` and converges to :meth:`analytic_solution` (see `trainer`).
+    trainer : {'gradient', 'sgd'}, optional
+        How training minimises its objective. ``'sgd'`` streams the corpus pair by pair as word2vec does
+        (`epochs` passes, learning rate decayed from `alpha` to `min_alpha`); the default with
+        weighting='none'. ``'gradient'`` (the default with weighting='uniform', which it requires) counts
+        the pair statistics in one pass over the corpus, then takes full-batch gradient steps on the
+        expected uniform loss, ``W += eta (M* W - W W^T W) / 2`` with ``eta = alpha / lambda_1``
+        (:mod:`gensim_qwem.gradient`): the update uniform SGD makes on average, without its variance,
+        from the same random start, learning the eigen-directions one after the other along the
+        predicted ``s_k(t)`` (``t`` is :attr:`flow_time`). Each step is an "epoch" for the callbacks;
+        `epochs`, `min_alpha` and `max_weight` do not apply. Its end point is :meth:`analytic_solution`.
+    gradient_steps : int, optional
+        trainer='gradient': steps per :meth:`train` call. Default (None): until converged (see
+        `gradient_tol`), at most 2000.
+    gradient_tol : float
+        trainer='gradient': converged when ``||M* W - W W^T W||_F <= gradient_tol ||W W^T W||_F`` and no
+        squared singular value of W moves by more than `gradient_tol` of itself per unit of ``lambda_1``
+        time (so that a mode still growing out of a saddle keeps training going).
     init_scale : float
         Standard deviation of the initial Gaussian weights. Small values make the stepwise,
         one-direction-at-a-time learning visible; the closed form does not depend on it.
@@ -158,13 +183,12 @@ class QWEM(Word2Vec):
         Cap on the uniform pair weight ``c / G_ij``; pairs of two rare words would otherwise take
         steps large enough to diverge. Pairs below the cap are weighted exactly.
     alpha : float, optional
-        Initial learning rate, decayed linearly to `min_alpha` as in Word2Vec. Default (None): 0.0125 with
-        weighting='none', half word2vec's: on enwiki17m (3 epochs, weighting='none') it gave 24.4% analogy
-        accuracy against 18.6% at 0.025 (benchmarks/results/2026-11-25_enwiki17m_e3_*), and at sample=1e-4
-        27.4-28.2% against 24.1% at 0.02 and 27.2% / 23.2% at 0.008 / 0.005. With weighting='uniform',
-        0.001: its weights reach `max_weight` on rare pairs; it diverged at 0.005 on enwiki17m (an older
-        kernel, benchmarks/results/2026-11-25_amd-epyc-2cpu_enwiki17m_e3.md) and at 0.01 on its first
-        30,000 lines (tune_defaults_2026-11-25_enwiki30klines.md), and ran at 0.001 in every full benchmark.
+        With trainer='gradient': the step as a fraction of ``1 / lambda_1`` (default 1, stable below 2;
+        smaller steps follow the continuous-time trajectory ``s_k(t)`` more closely). With trainer='sgd':
+        the initial learning rate, decayed linearly to `min_alpha` as in Word2Vec; default (None) 0.0125
+        with weighting='none' (half word2vec's, better in 3 epochs on enwiki17m), 0.001 with
+        weighting='uniform' (its weights reach `max_weight` on rare pairs; it diverged at 0.005 on
+        enwiki17m). The measurements are in benchmarks/results/ (``*_e3_*``, ``tune_defaults_*``).
     sample : float
         Subsampling threshold, as in Word2Vec. The default 1e-4 is a tenth of word2vec's: on enwiki17m
         (3 epochs, weighting='none', seeds 1-3) trained vectors reached 27.4-28.2% analogy accuracy
@@ -179,10 +203,16 @@ class QWEM(Word2Vec):
             trim_rule=None, sorted_vocab=1, batch_words=MAX_WORDS_IN_BATCH, compute_loss=False, callbacks=(),
             comment=None, max_final_vocab=None, shrink_windows=True,
             weighting="none", init_scale=None, max_weight=100.0, negative_share=1, negative_draws=None,
+            trainer=None, gradient_steps=None, gradient_tol=1e-3,
     ):
         self.weighting = weighting
+        self.trainer = WEIGHTING_DEFAULTS["trainer"].get(weighting, "sgd") if trainer is None else trainer
         if alpha is None:
-            alpha = WEIGHTING_DEFAULTS["alpha"].get(weighting, WEIGHTING_DEFAULTS["alpha"]["none"])
+            alpha = GRADIENT_ALPHA if self.trainer == "gradient" else WEIGHTING_DEFAULTS["alpha"].get(
+                weighting, WEIGHTING_DEFAULTS["alpha"]["none"])
+        self.gradient_steps = gradient_steps
+        self.gradient_tol = gradient_tol
+        self.flow_time = 0.0
         self.negative_share = negative_share
         self.negative_draws = negative_draws
         self.init_scale = init_scale
@@ -232,6 +262,19 @@ class QWEM(Word2Vec):
         _check_int("negative_share", self.negative_share, 1)
         if self.negative_draws is not None:
             _check_real("negative_draws", self.negative_draws, 1.0, strict=False)
+        if self.trainer not in TRAINERS:
+            raise _param_error("trainer", f"one of {TRAINERS}", self.trainer)
+        if self.trainer == "gradient":
+            if self.weighting != "uniform":
+                raise ValueError(
+                    "trainer='gradient' descends the uniform loss ||W W^T - M*||^2, so it needs "
+                    f"weighting='uniform'. Got weighting={self.weighting!r}; use trainer='sgd' with it.")
+            if not get("alpha") < 2.0:
+                raise _param_error("alpha", "a number > 0 and < 2 with trainer='gradient' (the step is "
+                                   "alpha / lambda_1, unstable from 2 on)", get("alpha"))
+            if self.gradient_steps is not None:
+                _check_int("gradient_steps", self.gradient_steps, 1)
+            _check_real("gradient_tol", self.gradient_tol, 0.0)
 
     def _noise_draws(self):
         """Noise words drawn per group of contexts: round(negative * negative_draws), at least `negative`."""
@@ -531,12 +574,20 @@ class QWEM(Word2Vec):
     def theory_time(self, epochs_done=None, alpha=None, min_alpha=None, epochs=None):
         """Gradient-flow time t reached after `epochs_done` epochs of uniform-weighted training.
 
+        With trainer='gradient' the time is exact and kept as it goes: this returns :attr:`flow_time`.
+        The rest is about trainer='sgd'.
+
         Each epoch applies, in expectation, ``dW = alpha c (M* - W W^T) W`` (each pair update moves
         both of its words, and events arrive at rates A and B), while the theory's flow is
         ``dW/dt = (M* - W W^T) W / 2``; so ``dt = 2 c alpha`` per epoch. With gensim's linear decay
         from `alpha` to `min_alpha` over `epochs` epochs, ``t(f) = 2 c E (alpha f - (alpha - min_alpha) f^2 / 2)``
         at training fraction ``f = epochs_done / E``. Defaults: the model's own settings, end of training.
         """
+        if self.trainer == "gradient":
+            if epochs_done is not None:
+                raise ValueError("theory_time(epochs_done) maps SGD epochs to time; with trainer='gradient' "
+                                 "the time reached is model.flow_time (step eta per full-batch step).")
+            return self.flow_time
         alpha = self.alpha if alpha is None else alpha
         min_alpha = self.min_alpha if min_alpha is None else min_alpha
         epochs = self.epochs if epochs is None else epochs
@@ -579,6 +630,8 @@ class QWEM(Word2Vec):
         corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
         if not self.wv.key_to_index:
             raise RuntimeError("You must first build the vocabulary (build_vocab) before training the model.")
+        if self.trainer == "gradient":
+            return self._train_full_batch(corpus_iterable, corpus_file, compute_loss, callbacks)
         self._noise_table = alias_table(noise_distribution(self._vocab_counts(), self.ns_exponent))
         if self.weighting == "uniform":
             self._prepare_uniform_weights(corpus_iterable, corpus_file)
@@ -589,19 +642,88 @@ class QWEM(Word2Vec):
             word_count=word_count, queue_factor=queue_factor, report_delay=report_delay,
             compute_loss=compute_loss, callbacks=callbacks, **kwargs)
 
+    def _count_training_statistics(self, corpus_iterable, corpus_file, passes_after):
+        """Count the statistics from the training corpus if they are missing or stale.
+
+        `passes_after`: how many more passes training makes over the corpus (a one-shot iterator allows none).
+        """
+        keep, window, shrink = self._sampling_scheme()
+        if self.statistics is not None and self.statistics.matches(keep, window, shrink):
+            return
+        source = LineSentence(corpus_file) if corpus_file is not None else corpus_iterable
+        if source is None or (passes_after and _is_one_shot(source)):
+            raise ValueError(
+                "weighting='uniform' needs the pair statistics of the corpus before training, which takes "
+                "an extra pass over it, and this corpus is a one-shot iterator. Pass a re-iterable corpus "
+                "(a list, LineSentence or corpus_file), call model.count_statistics(corpus) first, or use "
+                "trainer='gradient' (one pass) or weighting='none'.")
+        logger.info("counting pair statistics for weighting='uniform'")
+        previous = self._statistics
+        if self.count_statistics(source).word_counts.sum() == 0:
+            self.statistics = previous
+            raise ValueError(
+                "The training corpus gave no words: it is empty, or a one-shot iterator (generator, iter(...), "
+                "open file) that was already consumed, e.g. by build_vocab. Pass a non-empty re-iterable corpus "
+                "(a list, LineSentence or corpus_file), or the same corpus again as a new iterator.")
+
+    def _train_full_batch(self, corpus_iterable, corpus_file, compute_loss, callbacks):
+        """trainer='gradient': full-batch steps on the expected uniform loss (:mod:`gensim_qwem.gradient`)."""
+        self._count_training_statistics(corpus_iterable, corpus_file, passes_after=0)
+        start = default_timer()
+        operator = self.target_operator()
+        lambda_1 = top_eigenvalue_estimate(operator, seed=self.seed)
+        if lambda_1 <= 0:
+            raise ValueError("M* has no positive eigenvalue, so the uniform loss is minimised by W = 0: the "
+                             "corpus has too few co-occurring pairs. Give a larger corpus or a wider window.")
+        descent = FullBatchDescent(operator, self.alpha / lambda_1)
+        self.compute_loss = compute_loss
+        self.epoch_losses = []
+        for callback in callbacks:
+            callback.on_train_begin(self)
+        W, previous_sq, steps = self.wv.vectors.astype(np.float64), None, 0
+        next_report = default_timer() + 5.0
+        logger.info("FULL-BATCH: step %.3g = %g / lambda_1 (lambda_1 ~ %.4g), from t = %.4g",
+                    descent.eta, self.alpha, lambda_1, self.flow_time)
+        while steps < (self.gradient_steps or MAX_GRADIENT_STEPS):
+            for callback in callbacks:
+                callback.on_epoch_begin(self)
+            W_next, loss, gram, relative_gradient = descent.step(W)
+            if not np.all(np.isfinite(W_next)):   # the model keeps the last finite step's weights
+                raise TrainingDivergedError(
+                    f"QWEM full-batch training diverged at step {steps + 1} (alpha={self.alpha}): the weights "
+                    "became non-finite. The model keeps the weights from before that step. Try a smaller alpha, "
+                    f"e.g. alpha={self.alpha / 2:g}.")
+            W, steps = W_next, steps + 1
+            self.wv.vectors[...] = W
+            self.wv.norms = None
+            self.flow_time += descent.eta
+            self.epoch_losses.append(loss)
+            if compute_loss:
+                self.running_training_loss = loss
+            for callback in callbacks:
+                callback.on_epoch_end(self)
+            squares = np.linalg.eigvalsh(gram)
+            # converged: a small gradient, and no mode still growing out of a saddle
+            if self.gradient_steps is None and relative_gradient <= self.gradient_tol and previous_sq is not None \
+                    and settled(previous_sq, squares, self.alpha, self.gradient_tol, floor=1e-6 * lambda_1):
+                break
+            previous_sq = squares
+            if default_timer() >= next_report:
+                logger.info("FULL-BATCH: %i steps, t = %.4g, loss %.6g, %.1fs", steps, self.flow_time, loss,
+                            default_timer() - start)
+                next_report = default_timer() + 5.0
+        elapsed = default_timer() - start
+        self.train_count += 1
+        self.total_train_time += elapsed
+        for callback in callbacks:
+            callback.on_train_end(self)
+        self.add_lifecycle_event("train", msg=f"{steps} full-batch gradient steps to t = {self.flow_time:.4g} in "
+                                              f"{elapsed:.1f}s")
+        return 0, 0
+
     def _prepare_uniform_weights(self, corpus_iterable, corpus_file):
         """Arrays the kernel needs for psi_ij = c / G_ij; counts the statistics first if missing."""
-        keep, window, shrink = self._sampling_scheme()
-        if self.statistics is None or not self.statistics.matches(keep, window, shrink):
-            source = LineSentence(corpus_file) if corpus_file is not None else corpus_iterable
-            if source is None or _is_one_shot(source):
-                raise ValueError(
-                    "weighting='uniform' needs the pair statistics of the corpus before training, which takes "
-                    "an extra pass over it, and this corpus is a one-shot iterator. Pass a re-iterable corpus "
-                    "(a list, LineSentence or corpus_file), call model.count_statistics(corpus) first, or use "
-                    "weighting='none'.")
-            logger.info("counting pair statistics for weighting='uniform'")
-            self.count_statistics(source)
+        self._count_training_statistics(corpus_iterable, corpus_file, passes_after=self.epochs)
         operator = self.target_operator()
         A = self.statistics.cooccurrence
         A.sort_indices()
@@ -802,6 +924,11 @@ class QWEM(Word2Vec):
         if "statistics" in state:  # files saved before statistics became a property
             state["_statistics"] = state.pop("statistics")
         state.setdefault("negative_draws", 1)  # files saved before negative_draws: one draw, as they trained
+        # files saved before the full-batch trainer trained weighting='uniform' by SGD
+        state.setdefault("trainer", "sgd")
+        state.setdefault("gradient_steps", None)
+        state.setdefault("gradient_tol", 1e-3)
+        state.setdefault("flow_time", 0.0)
         self.__dict__.update(state)
         self._statistics_corpus = None
         self._loss_lock = threading.Lock()

@@ -105,8 +105,8 @@ def test_one_shot_generator_for_vocabulary_and_training(corpus, caplog):
                                                 "LineSentence for a file).")):
         QWEM(iter(corpus), **SMALL)
     # one generator for build_vocab and then train: gensim trains on nothing with a logged warning,
-    # QWEM warns at build_vocab and, with weighting='uniform' (which needs the statistics first), raises at train
-    model = QWEM(weighting="uniform", **SMALL)
+    # QWEM warns at build_vocab and, with uniform SGD (which needs the statistics first), raises at train
+    model = QWEM(weighting="uniform", trainer="sgd", **SMALL)
     generator = (s for s in corpus)
     with caplog.at_level(logging.WARNING, logger="gensim_qwem.model"):
         model.build_vocab(generator)
@@ -115,9 +115,23 @@ def test_one_shot_generator_for_vocabulary_and_training(corpus, caplog):
     with pytest.raises(ValueError, match=message(
             "weighting='uniform' needs the pair statistics of the corpus before training, which takes an extra "
             "pass over it, and this corpus is a one-shot iterator. Pass a re-iterable corpus (a list, "
-            "LineSentence or corpus_file), call model.count_statistics(corpus) first, or use weighting='none'.")):
+            "LineSentence or corpus_file), call model.count_statistics(corpus) first, or use trainer='gradient' "
+            "(one pass) or weighting='none'.")):
         model.train(generator, total_examples=model.corpus_count, epochs=1)
     np.testing.assert_array_equal(model.wv.vectors, vectors)
+    # the full-batch trainer needs one pass only: a consumed generator is an error, a fresh one is fine
+    full_batch = QWEM(weighting="uniform", **SMALL)
+    generator = (s for s in corpus)
+    full_batch.build_vocab(generator)
+    vectors = full_batch.wv.vectors.copy()
+    with pytest.raises(ValueError, match=message(
+            "The training corpus gave no words: it is empty, or a one-shot iterator (generator, iter(...), open "
+            "file) that was already consumed, e.g. by build_vocab.")):
+        full_batch.train(generator, total_examples=full_batch.corpus_count, epochs=1)
+    np.testing.assert_array_equal(full_batch.wv.vectors, vectors)
+    assert full_batch.statistics is None
+    full_batch.train((s for s in corpus), total_examples=full_batch.corpus_count, epochs=1)
+    assert full_batch.statistics is not None and not np.array_equal(full_batch.wv.vectors, vectors)
     plain = QWEM(weighting="none", **SMALL)
     generator = (s for s in corpus)
     plain.build_vocab(generator)

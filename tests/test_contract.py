@@ -384,7 +384,7 @@ def test_qwem_npz_keeps_every_hyper_parameter_and_a_missing_statistics(tmp_path,
 
 @pytest.mark.parametrize("weighting, alpha", [("none", 0.0125), ("uniform", 0.001)])
 def test_default_learning_rate_follows_the_weighting_and_an_explicit_one_wins(weighting, alpha, corpus):
-    model = QWEM(corpus, **dict(SMALL, weighting=weighting))
+    model = QWEM(corpus, **dict(SMALL, weighting=weighting, trainer="sgd"))
     assert model.alpha == alpha and model.min_alpha_yet_reached < alpha   # trained from that rate down
     assert QWEM(**dict(SMALL, weighting=weighting, alpha=0.02)).alpha == 0.02
     assert pickle.loads(pickle.dumps(model)).alpha == alpha   # resolved once: a saved model keeps its rate

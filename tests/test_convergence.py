@@ -12,7 +12,7 @@ def gram_relative_error(trained, closed_form):
 
 
 def train(corpus, **params):
-    settings = dict(min_count=1, sample=0, workers=1, seed=1, weighting="uniform")
+    settings = dict(min_count=1, sample=0, workers=1, seed=1, weighting="uniform", trainer="sgd")
     settings.update(params)
     model = QWEM(corpus, **settings)
     return model, model.analytic_solution()

@@ -79,7 +79,7 @@ def test_sgd_singular_values_follow_the_predicted_steps(seed):
     """
     corpus = unequal_topic_corpus()
     model = QWEM(vector_size=10, min_count=1, sample=0, workers=1, seed=seed, init_scale=1e-4, alpha=5e-5,
-                 weighting="uniform",
+                 weighting="uniform", trainer="sgd",
                  min_alpha=5e-5, epochs=60)
     model.build_vocab(corpus)
     recorder = SingularValueRecorder()

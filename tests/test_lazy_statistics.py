@@ -56,7 +56,7 @@ def test_build_vocab_and_unweighted_training_never_count(corpus, counting_calls)
 
 
 def test_uniform_training_counts_once_before_its_first_epoch(corpus, counting_calls):
-    model = QWEM(corpus, weighting="uniform", alpha=0.001, **SETTINGS)
+    model = QWEM(corpus, weighting="uniform", trainer="sgd", alpha=0.001, **SETTINGS)
     assert len(counting_calls) == 1
     model.train(corpus, total_examples=model.corpus_count, epochs=1)
     assert len(counting_calls) == 1
@@ -84,7 +84,7 @@ def test_copies_carry_statistics_counted_from_the_build_vocab_corpus(corpus, tmp
 
 def test_statistics_come_from_the_build_vocab_corpus_not_a_later_training_corpus(corpus):
     other = planted_topic_corpus(n_sentences=200, seed=5)
-    model = QWEM(weighting="uniform", alpha=0.001, **SETTINGS)
+    model = QWEM(weighting="uniform", trainer="sgd", alpha=0.001, **SETTINGS)
     model.build_vocab(corpus)
     model.train(other, total_examples=len(other), epochs=1)
     assert_same_statistics(model.statistics, expected_statistics(model, corpus))
