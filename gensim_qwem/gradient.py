@@ -14,11 +14,13 @@ others are dense d x d algebra. The step is explicit Euler in t, except for the 
 
     W' = W + eta (S W - W (W^T W)) / 2,    W_next = W' - eta V / (1 + eta V) * 1 (1^T W') / V.
 
-The fixed points are those of the flow. With ``eta = alpha / lambda_1`` (lambda_1 the top eigenvalue
-of M*, estimated to 1% by a few Lanczos products before the first step) the step is stable for
-alpha < 2, and the iterates follow the closed-form trajectory s_k(t) at t = (steps) * eta, the more
-closely the smaller alpha (explicit Euler grows mode k by (1 + eta lambda_k / 2) per step instead of
-exp(eta lambda_k / 2)).
+The fixed points are those of the flow. The step is stable for ``eta < 2 / lambda_1`` (lambda_1 the top
+eigenvalue of M*, estimated to 1% by a few Lanczos products before the first step, only for this). Explicit
+Euler grows mode k by ``1 + eta lambda_k / 2`` per step instead of ``exp(eta lambda_k / 2)``, so a mode that
+switches on while ``eta lambda_k`` is large does so late (about 20% for ``eta lambda_k = 1``).
+:func:`step_size` therefore starts small and grows with t: mode k switches on near
+``tau_k = ln(lambda_k / s0^2) / lambda_k``, so a step ``eta(t) <= ONSET_STEP t / ln(lambda_1 / s0^2)`` keeps
+``eta lambda_k <= ONSET_STEP`` at every onset, up to the stable maximum ``alpha / lambda_1``.
 """
 import logging
 
@@ -26,6 +28,18 @@ import numpy as np
 from scipy.sparse.linalg import eigsh
 
 logger = logging.getLogger(__name__)
+
+
+# eta lambda_k at the onset of mode k, at most: Euler then grows it within ~10% of the flow's rate
+ONSET_STEP = 0.4
+
+
+def step_size(flow_time, eta_max, log_ratio):
+    """eta(t) = min(eta_max, max(eta_max / 4, ONSET_STEP t / log_ratio)), log_ratio = ln(lambda_1 / s0^2).
+
+    Small while the top modes switch on (t < log_ratio / (ONSET_STEP lambda_1)), then the stable maximum.
+    """
+    return min(eta_max, max(0.25 * eta_max, ONSET_STEP * flow_time / max(log_ratio, 1.0)))
 
 
 def top_eigenvalue_estimate(operator, seed=0, tol=1e-2):
@@ -41,18 +55,15 @@ class FullBatchDescent:
     ----------
     operator : LinearOperator
         M* (:class:`gensim_qwem.target.TargetOperator`): only ``matmat`` is used.
-    eta : float
-        Step in gradient-flow time t.
     """
 
-    def __init__(self, operator, eta):
+    def __init__(self, operator):
         self.operator = operator
-        self.eta = float(eta)
-        size = operator.shape[0]
-        self._ones_damping = self.eta * size / (1.0 + self.eta * size)   # implicit Euler along 1
 
-    def step(self, W):
-        """One step from W (float64, V x d). Returns (next W, loss at W, W^T W, relative gradient at W).
+    def step(self, W, eta):
+        """One step of `eta` in flow time from W (float64, V x d).
+
+        Returns (next W, loss at W, W^T W, relative gradient at W).
 
         The loss is ``(||W^T W||_F^2 - 2 tr(W^T M* W)) / 4 = L(W) - ||M*||_F^2 / 4`` (the constant left
         out); the relative gradient ``||M* W - W W^T W||_F / ||W W^T W||_F`` is 0 at a stationary point.
@@ -64,8 +75,9 @@ class FullBatchDescent:
         descent = target_times_W - cubic                          # -2 grad L
         relative_gradient = np.linalg.norm(descent) / max(np.linalg.norm(cubic), np.finfo(float).tiny)
         descent += 2.0 * W.sum(axis=0)                           # S W - W W^T W: 1 (1^T W) is implicit
-        W_next = W + (0.5 * self.eta) * descent
-        W_next -= (self._ones_damping / W.shape[0]) * W_next.sum(axis=0)
+        W_next = W + (0.5 * eta) * descent
+        size = W.shape[0]
+        W_next -= (eta / (1.0 + eta * size)) * W_next.sum(axis=0)    # implicit Euler along 1: (I + eta V P_1)^-1
         return W_next, loss, gram, relative_gradient
 
 

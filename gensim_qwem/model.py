@@ -25,7 +25,7 @@ from gensim_qwem.closed_form import (embeddings_from_eigenpairs, mode_onset_time
                                       singular_value_trajectory, top_eigenpairs)
 from gensim_qwem import persistence
 from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
-from gensim_qwem.gradient import FullBatchDescent, settled, top_eigenvalue_estimate
+from gensim_qwem.gradient import FullBatchDescent, settled, step_size, top_eigenvalue_estimate
 from gensim_qwem.persistence import atomic_save
 from gensim_qwem.target import (TargetOperator, alias_table, noise_distribution, pair_weight_total,
                                 uniform_weight_block)
@@ -149,10 +149,11 @@ class QWEM(Word2Vec):
         (`epochs` passes, learning rate decayed from `alpha` to `min_alpha`); the default with
         weighting='none'. ``'gradient'`` (the default with weighting='uniform', which it requires) counts
         the pair statistics in one pass over the corpus, then takes full-batch gradient steps on the
-        expected uniform loss, ``W += eta (M* W - W W^T W) / 2`` with ``eta = alpha / lambda_1``
-        (:mod:`gensim_qwem.gradient`): the update uniform SGD makes on average, without its variance,
+        expected uniform loss, ``W += eta (M* W - W W^T W) / 2`` with ``eta`` up to ``alpha / lambda_1``
+        (smaller while the top modes switch on; :mod:`gensim_qwem.gradient`): the update uniform SGD makes
+        on average, without its variance,
         from the same random start, learning the eigen-directions one after the other along the
-        predicted ``s_k(t)`` (``t`` is :attr:`flow_time`). Each step is an "epoch" for the callbacks;
+        predicted ``s_k(t)`` (``t`` is ``model.flow_time``). Each step is an "epoch" for the callbacks;
         `epochs`, `min_alpha` and `max_weight` do not apply. Its end point is :meth:`analytic_solution`.
     gradient_steps : int, optional
         trainer='gradient': steps per :meth:`train` call. Default (None): until converged (see
@@ -574,7 +575,7 @@ class QWEM(Word2Vec):
     def theory_time(self, epochs_done=None, alpha=None, min_alpha=None, epochs=None):
         """Gradient-flow time t reached after `epochs_done` epochs of uniform-weighted training.
 
-        With trainer='gradient' the time is exact and kept as it goes: this returns :attr:`flow_time`.
+        With trainer='gradient' the time is exact and kept as it goes: this returns ``model.flow_time``.
         The rest is about trainer='sgd'.
 
         Each epoch applies, in expectation, ``dW = alpha c (M* - W W^T) W`` (each pair update moves
@@ -675,19 +676,22 @@ class QWEM(Word2Vec):
         if lambda_1 <= 0:
             raise ValueError("M* has no positive eigenvalue, so the uniform loss is minimised by W = 0: the "
                              "corpus has too few co-occurring pairs. Give a larger corpus or a wider window.")
-        descent = FullBatchDescent(operator, self.alpha / lambda_1)
+        descent, eta_max = FullBatchDescent(operator), self.alpha / lambda_1
         self.compute_loss = compute_loss
         self.epoch_losses = []
         for callback in callbacks:
             callback.on_train_begin(self)
         W, previous_sq, steps = self.wv.vectors.astype(np.float64), None, 0
+        # ln(lambda_1 / s0^2), s0^2 = ||W||_F^2 / V: the energy of W along any one direction (THEORY §5)
+        log_ratio = np.log(lambda_1 * len(W) / max(np.sum(W * W), np.finfo(float).tiny))
         next_report = default_timer() + 5.0
-        logger.info("FULL-BATCH: step %.3g = %g / lambda_1 (lambda_1 ~ %.4g), from t = %.4g",
-                    descent.eta, self.alpha, lambda_1, self.flow_time)
+        logger.info("FULL-BATCH: steps up to %.3g = %g / lambda_1 (lambda_1 ~ %.4g), from t = %.4g",
+                    eta_max, self.alpha, lambda_1, self.flow_time)
         while steps < (self.gradient_steps or MAX_GRADIENT_STEPS):
             for callback in callbacks:
                 callback.on_epoch_begin(self)
-            W_next, loss, gram, relative_gradient = descent.step(W)
+            eta = step_size(self.flow_time, eta_max, log_ratio)
+            W_next, loss, gram, relative_gradient = descent.step(W, eta)
             if not np.all(np.isfinite(W_next)):   # the model keeps the last finite step's weights
                 raise TrainingDivergedError(
                     f"QWEM full-batch training diverged at step {steps + 1} (alpha={self.alpha}): the weights "
@@ -696,7 +700,7 @@ class QWEM(Word2Vec):
             W, steps = W_next, steps + 1
             self.wv.vectors[...] = W
             self.wv.norms = None
-            self.flow_time += descent.eta
+            self.flow_time += eta
             self.epoch_losses.append(loss)
             if compute_loss:
                 self.running_training_loss = loss
@@ -705,7 +709,7 @@ class QWEM(Word2Vec):
             squares = np.linalg.eigvalsh(gram)
             # converged: a small gradient, and no mode still growing out of a saddle
             if self.gradient_steps is None and relative_gradient <= self.gradient_tol and previous_sq is not None \
-                    and settled(previous_sq, squares, self.alpha, self.gradient_tol, floor=1e-6 * lambda_1):
+                    and settled(previous_sq, squares, eta * lambda_1, self.gradient_tol, floor=1e-6 * lambda_1):
                 break
             previous_sq = squares
             if default_timer() >= next_report:

@@ -8,7 +8,7 @@ from scipy.integrate import solve_ivp
 
 from conftest import planted_topic_corpus
 from gensim_qwem import QWEM, TrainingDivergedError
-from gensim_qwem.gradient import FullBatchDescent, settled, top_eigenvalue_estimate
+from gensim_qwem.gradient import ONSET_STEP, FullBatchDescent, settled, step_size, top_eigenvalue_estimate
 from test_convergence import gram_relative_error
 from test_dynamics import crossing_time, unequal_topic_corpus
 
@@ -49,7 +49,7 @@ def test_step_matches_the_dense_formula():
     explicit = W + 0.5 * eta * ((M + 2.0) @ W - W @ W.T @ W)
     ones = np.ones((n, 1)) / np.sqrt(n)
     expected = np.linalg.solve(np.eye(n) + eta * n * (ones @ ones.T), explicit)
-    stepped, loss, gram, relative_gradient = FullBatchDescent(operator, eta).step(W)
+    stepped, loss, gram, relative_gradient = FullBatchDescent(operator).step(W, eta)
     np.testing.assert_allclose(stepped, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(gram, W.T @ W)
     # loss without its constant: ||W W^T - M*||^2 / 4 - ||M*||^2 / 4
@@ -65,9 +65,9 @@ def test_small_steps_follow_the_gradient_flow():
     n = M.shape[0]
     W0 = np.random.default_rng(3).standard_normal((n, 3)) * 0.05
     T, steps = 0.05, 2000
-    descent, W = FullBatchDescent(operator, T / steps), W0.copy()
+    descent, W = FullBatchDescent(operator), W0.copy()
     for _ in range(steps):
-        W = descent.step(W)[0]
+        W = descent.step(W, T / steps)[0]
     flow = solve_ivp(lambda _, w: (0.5 * (M @ w.reshape(n, 3) - w.reshape(n, 3) @ (w.reshape(n, 3).T
                                                                                     @ w.reshape(n, 3)))).ravel(),
                      (0, T), W0.ravel(), rtol=1e-10, atol=1e-12, method="LSODA")
@@ -79,6 +79,16 @@ def test_top_eigenvalue_estimate_matches_the_dense_spectrum():
     operator = small_target()
     assert top_eigenvalue_estimate(operator) == pytest.approx(np.linalg.eigvalsh(operator.to_dense())[-1],
                                                               rel=1e-2)
+
+
+def test_step_size_grows_with_time_up_to_the_stable_maximum():
+    log_ratio = 10.0
+    assert step_size(0.0, 1.0, log_ratio) == 0.25                      # a quarter of the maximum at the start
+    assert step_size(10.0, 1.0, log_ratio) == pytest.approx(ONSET_STEP * 10.0 / log_ratio)
+    assert step_size(1e3, 1.0, log_ratio) == 1.0
+    # at the onset of a mode with lambda, tau = log_ratio / lambda: eta lambda <= ONSET_STEP (or eta_max / 4)
+    for lam in (0.5, 2.0, 8.0):
+        assert step_size(log_ratio / lam, 1.0, log_ratio) * lam <= max(ONSET_STEP, 0.25 * lam) + 1e-12
 
 
 def test_settled_tells_a_saddle_from_the_minimum():
@@ -135,7 +145,8 @@ def test_steps_follow_the_predicted_singular_values(seed):
     model.train(corpus, total_examples=model.corpus_count, epochs=model.epochs, callbacks=[recorder])
     times, observed = np.array(recorder.times), np.array(recorder.modes)
     assert recorder.epochs == len(model.epoch_losses) == len(times) - 1   # one "epoch" per step
-    np.testing.assert_allclose(np.diff(times), model.flow_time / (len(times) - 1))
+    eta_max = model.alpha / top_eigenvalue_estimate(model.target_operator(), seed=seed)
+    assert np.all(np.diff(times) > 0) and np.all(np.diff(times) <= eta_max * (1 + 1e-9))
     fine = np.linspace(0, times[-1], 4000)
     predicted = model.predicted_singular_values(fine, k=10)
     crossings = []
@@ -166,9 +177,9 @@ def test_divergence_keeps_the_last_finite_weights(planted_corpus, monkeypatch):
     calls = []
     original = FullBatchDescent.step
 
-    def failing_step(self, W):
+    def failing_step(self, W, eta):
         calls.append(1)
-        W_next, *rest = original(self, W)
+        W_next, *rest = original(self, W, eta)
         if len(calls) == 2:
             W_next[0, 0] = np.nan
         return (W_next, *rest)
