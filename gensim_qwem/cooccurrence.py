@@ -4,6 +4,7 @@ Statistics of independent chunks of a corpus add up (``PairStatistics.__add__``)
 spread over shards (threads here, or Dask workers over files) as long as every shard uses the same
 vocabulary and subsampling probabilities.
 """
+import ctypes
 import logging
 import queue
 import threading
@@ -92,6 +93,11 @@ class PairStatistics(utils.SaveLoad):
         return self.upper.shape[0]
 
     @property
+    def nnz(self):
+        """Non-zero entries of the full symmetric A (counted from :attr:`upper`, without building A)."""
+        return 2 * self.upper.nnz - int(np.count_nonzero(self.upper.diagonal()))
+
+    @property
     def stored_entries(self):
         """Entries stored (the upper triangle's); the full A has 2 x this minus its diagonal."""
         return self.upper.nnz
@@ -140,6 +146,20 @@ SUM_SHARDS = 16
 DENSE_COUNT_WORDS = 2048
 
 
+def release_free_memory():
+    """Return freed heap memory to the OS (glibc's ``malloc_trim``; a no-op where there is none).
+
+    Counting frees many arrays of a few MiB, which glibc keeps in its heaps for reuse; without this
+    the process would carry them (~150 MiB at 17M tokens) into the eigensolve, whose basis needs new memory.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+
+
 def keep_probabilities(sample_int):
     """Subsampling keep probability of each word, exactly as the trainer draws it: (sample_int + 1) / 2**32."""
     return np.minimum(1.0, (np.asarray(sample_int, dtype=np.float64) + 1.0) / 2.0 ** 32)
@@ -173,10 +193,28 @@ def count_chunk_upper(indices, offsets, keep_prob, window, shrink_windows, vocab
                                    shape=summed.shape)
 
 
-def dense_upper(block, size):
-    """The upper triangle of a dense top-left block of upper-triangle counts, as float32 CSR (size x size)."""
-    block = scipy.sparse.coo_matrix(np.triu(block))
-    return scipy.sparse.csr_matrix((block.data.astype(np.float32), (block.row, block.col)), shape=(size, size))
+def dense_upper(block, size, band=128):
+    """The upper triangle of a dense top-left block of upper-triangle counts, as float32 CSR (size x size).
+
+    Converted `band` rows at a time, so the temporaries are a band's, not the block's (np.triu or a COO
+    of the whole block would double its memory at the end of counting).
+    """
+    rows = block.shape[0]
+    counts = np.zeros(size + 1, dtype=np.int64)
+    for lo in range(0, rows, band):
+        counts[lo + 1:min(rows, lo + band) + 1] = np.count_nonzero(np.triu(block[lo:lo + band], lo), axis=1)
+    indptr = np.cumsum(counts)
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    data = np.empty(indptr[-1], dtype=np.float32)
+    for lo in range(0, rows, band):
+        part = np.triu(block[lo:lo + band], lo)
+        band_rows, band_cols = np.nonzero(part)       # row-major order: sorted columns within each row
+        start = indptr[lo]
+        indices[start:start + len(band_cols)] = band_cols
+        data[start:start + len(band_cols)] = part[band_rows, band_cols]
+    matrix = scipy.sparse.csr_matrix((data, indices, indptr), shape=(size, size))
+    matrix.has_sorted_indices = True
+    return matrix
 
 
 def symmetrised(left_right, size=None):
@@ -203,7 +241,7 @@ def _chunks(corpus_iterable, key_to_index, chunk_words):
 
 
 def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_windows=True, workers=1,
-                     chunk_words=500_000, progress_per=5.0, total_words=None):
+                     chunk_words=200_000, progress_per=5.0, total_words=None):
     """Count :class:`PairStatistics` of a corpus with `workers` threads over chunks of `chunk_words` tokens.
 
     Parameters
@@ -279,6 +317,8 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
     if errors:
         raise errors[0]
     upper = partial_sums.total(dtype=np.float32)
+    del partial_sums
+    release_free_memory()
     logger.info("counted pair statistics of %i sentences, %i words in %.1fs: %i stored pairs (upper triangle)",
                 sentences, raw_words, default_timer() - start, upper.nnz)
     return PairStatistics.from_upper(upper, word_counts, window, shrink_windows, keep_prob, sentences)
@@ -364,6 +404,7 @@ class _RowShardedSum:
             data[start:start + part.nnz] = part.data
             start += part.nnz
             del part
+            release_free_memory()   # the range's arrays sit in the heap; give them back before the next fills
         total = scipy.sparse.csr_matrix((data, indices, indptr), shape=(self.size, self.size))
         total.has_sorted_indices = True
         return total

@@ -130,6 +130,11 @@ class TargetOperator(LinearOperator):
         return cls(None, word_counts, negative, ns_exponent, threads=threads, _upper=statistics.upper)
 
     @property
+    def stored_bytes(self):
+        """Bytes of the matrix the products read (A's upper triangle: index pointers, indices, values)."""
+        return sum(array.nbytes for array in self._kernel_arrays)
+
+    @property
     def upper_part(self):
         """The upper triangle of S (float64 CSR), built on request: the products never need it."""
         A = self.pair_upper
