@@ -115,7 +115,7 @@ class TargetOperator(LinearOperator):
         self.noise = noise_distribution(word_counts, ns_exponent)
         self.negative = negative
         self._rq = np.ascontiguousarray(np.column_stack([self.pair_rate, self.noise]))
-        self._kernel_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False),
+        self._pair_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False),
                                upper.data)
         self._ranges = _balanced_row_ranges(upper.indptr, max(1, int(usable_cpus() if threads is None else threads)))
         self._buffers = [np.empty(n) for _ in self._ranges]
@@ -132,7 +132,7 @@ class TargetOperator(LinearOperator):
     @property
     def stored_bytes(self):
         """Bytes of the matrix the products read (A's upper triangle: index pointers, indices, values)."""
-        return sum(array.nbytes for array in self._kernel_arrays)
+        return sum(array.nbytes for array in self._pair_arrays)
 
     @property
     def upper_part(self):
@@ -154,7 +154,7 @@ class TargetOperator(LinearOperator):
         buffers summed in range order. The caller holds the lock (the buffers are reused)."""
         def part(index):
             lo, hi = self._ranges[index]
-            indptr, indices, data = self._kernel_arrays
+            indptr, indices, data = self._pair_arrays
             kernel(indptr, indices, data, self._rq, float(self.negative), x, buffers[index], lo, hi)
             return buffers[index]
         if self._pool is None:
