@@ -503,7 +503,7 @@ def main(argv=None):
     setting = dict(corpus=os.path.abspath(args.corpus), max_lines=args.max_lines, shuffle=args.shuffle,
                    lines=len(corpus), tokens=int(model.corpus_total_words), vocab=args.vocab, vocab_size=vocab_size,
                    effective_min_count=int(model.effective_min_count), in_vocab_tokens=int(stats.word_counts.sum()),
-                   nnz=int(stats.cooccurrence.nnz), dim=args.dim, window=args.window, epochs=args.epochs,
+                   nnz=int(stats.nnz), dim=args.dim, window=args.window, epochs=args.epochs,
                    qwem_alpha=args.qwem_alpha, anneal_epochs=args.anneal_epochs, init_scale=init_scale,
                    negative_share=args.negative_share, records_per_epoch=args.records_per_epoch,
                    workers=args.workers, seed=args.seed)

@@ -468,7 +468,7 @@ def _cmd_demo(args):
     print(f"QWEM demo on gensim's Lee corpus ({model.corpus_count} lines, {model.corpus_total_words:,} words; "
           f"{path})", file=out)
     print(f"  vocabulary and pair statistics  {len(model.wv)} words with count >= {model.min_count}, "
-          f"{statistics.cooccurrence.nnz:,} co-occurring pairs   {_format_seconds(vocab_time)}", file=out)
+          f"{statistics.nnz:,} co-occurring pairs   {_format_seconds(vocab_time)}", file=out)
     print(f"  training                        vector_size={model.vector_size}, window={model.window}, "
           f"negative={model.negative}, alpha={model.alpha:g}, {_training_length(model)}   "
           f"{_format_seconds(train_time)}", file=out)

@@ -47,8 +47,19 @@ cdef int push(Triples *out, int32_t row, int32_t col, double val) noexcept nogil
 
 
 cdef inline int add_pair(Triples *out, double *dense, int32_t dense_size, int32_t row, int32_t col,
-                         double val) noexcept nogil:
-    """dense[row, col] += val for two of the `dense_size` most frequent words, else append a triple"""
+                         double val, bint upper) noexcept nogil:
+    """dense[row, col] += val for two of the `dense_size` most frequent words, else append a triple.
+
+    With `upper`, the pair goes to (min, max) instead: the upper triangle of A = C + C^T directly, where a
+    diagonal pair counts twice (A_ii = 2 C_ii)."""
+    cdef int32_t swap
+    if upper:
+        if row > col:
+            swap = row
+            row = col
+            col = swap
+        elif row == col:
+            val = 2.0 * val
     if row < dense_size and col < dense_size:
         dense[<int64_t>row * dense_size + col] += val
         return 0
@@ -57,8 +68,12 @@ cdef inline int add_pair(Triples *out, double *dense, int32_t dense_size, int32_
 
 def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, const double[::1] keep_prob,
                     bint subsample, int window, bint shrink_windows, double tolerance=1e-9,
-                    double[:, ::1] dense=None):
+                    double[:, ::1] dense=None, bint upper=False):
     """Expected counts of (left word, right word) pairs within one job; returns COO (rows, cols, vals).
+
+    With `upper`, each pair is returned as (min, max) and a diagonal pair with twice its weight: the
+    triples then sum to the upper triangle (j >= i) of the symmetric A = C + C^T itself, so the caller
+    needs no transpose and stores half the entries (and `dense` fills only its upper triangle).
 
     With `dense` (D x D), pairs of two words with index < D (the most frequent, which make up about half
     of all pairs) are added into it instead of being returned: fewer triples to sort and merge.
@@ -106,7 +121,8 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                 if not subsample:
                     stop = min(hi, i + window + 1)
                     for j in range(i + 1, stop):
-                        if add_pair(&out, dense_ptr, dense_size, indices[i], indices[j], offset_weight[j - i - 1]) < 0:
+                        if add_pair(&out, dense_ptr, dense_size, indices[i], indices[j], offset_weight[j - i - 1],
+                                    upper) < 0:
                             failed = 1
                     continue
                 p_i = keep_prob[indices[i]]
@@ -121,7 +137,8 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                     for m in range(window):
                         total += kept_between[m] * offset_weight[m]
                     if p_j > 0.0 and total > 0.0:
-                        if add_pair(&out, dense_ptr, dense_size, indices[i], indices[j], p_i * p_j * total) < 0:
+                        if add_pair(&out, dense_ptr, dense_size, indices[i], indices[j], p_i * p_j * total,
+                                    upper) < 0:
                             failed = 1
                     # token j becomes an in-between token: q'[m] = q[m] (1 - p_j) + q[m - 1] p_j
                     mass = 0.0

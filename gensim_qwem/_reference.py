@@ -132,3 +132,15 @@ def upper_target(A, pair_rate, noise, negative):
     with np.errstate(invalid="ignore", divide="ignore"):
         S = np.where(A != 0, 4.0 * A / (A + B), 0.0)
     return np.triu(S)
+
+
+def upper_row_sums(upper):
+    """Row sums of the symmetric matrix U + U^T - diag(U) whose upper triangle U is given (dense)."""
+    U = np.asarray(upper.toarray() if hasattr(upper, "toarray") else upper, dtype=np.float64)
+    return (U + U.T - np.diag(np.diag(U))).sum(axis=1)
+
+
+def target_products(A_upper, pair_rate, noise, negative, X):
+    """S X with S = 4 A / (A + B) on A's support, from A's upper triangle (twin of target_matvec/matmat)."""
+    U = upper_target(A_upper, pair_rate, noise, negative)
+    return (U + U.T - np.diag(np.diag(U))) @ X

@@ -4,7 +4,9 @@
 Half the entries of full CSR, so half the memory traffic per product, which is what bounds the eigensolve.
 ``upper_matvec`` takes one vector, ``upper_matmat`` panels of 8 (one pass over the matrix for all 8);
 numpy twin of both: ``(U + U.T - diag(U)) @ X`` with scipy. ``upper_target`` builds that upper triangle
-for M*'s sparse part S from A (twin: ``_reference.upper_target``).
+for M*'s sparse part S from A (twin: ``_reference.upper_target``). ``target_matvec`` / ``target_matmat``
+are the same products with that S computed entry by entry from A's upper triangle (float32 or float64) instead of
+stored (twin: ``_reference.target_products``): the operator then holds no copy of the matrix at all.
 """
 from libc.stdint cimport int64_t, int32_t
 from libc.string cimport memset
@@ -41,6 +43,17 @@ cdef extern from "_panel.h" nogil:
     enum: QWEM_PANEL
     void qwem_panel_rows(const int64_t *indptr, const int32_t *indices, const double *data,
                          const double *x, double *out, int64_t stride, int64_t row_start, int64_t row_stop)
+    double qwem_target_entry(double a, double half_k, double ri, double qi, const double *rq_j)
+    void qwem_panel_rows_target_f(const int64_t *indptr, const int32_t *indices, const float *a,
+                                  const double *rq, double half_k, const double *x, double *out, int64_t stride,
+                                  int64_t row_start, int64_t row_stop)
+    void qwem_panel_rows_target_d(const int64_t *indptr, const int32_t *indices, const double *a,
+                                  const double *rq, double half_k, const double *x, double *out, int64_t stride,
+                                  int64_t row_start, int64_t row_stop)
+
+ctypedef fused real:
+    float
+    double
 
 PANEL = QWEM_PANEL   # columns per pass over the matrix (upper_matmat takes multiples of it)
 
@@ -100,3 +113,73 @@ def upper_target(const int64_t[::1] indptr, const int32_t[::1] indices, const do
                     values[q] = 4.0 * a / (a + half_k * (pair_rate[i] * noise[j] + pair_rate[j] * noise[i]))
                     q += 1
     return out_indptr, out_indices, out_data
+
+
+def target_matvec(const int64_t[::1] indptr, const int32_t[::1] indices, const real[::1] a,
+                  const double[:, ::1] rq, double negative, const double[::1] x, double[::1] out,
+                  int64_t row_start, int64_t row_stop):
+    """out = S x over rows [row_start, row_stop) of A's upper triangle, S_ij = 4 A_ij / (A_ij + B_ij)
+    computed per entry with B_ij = k (r_i q_j + r_j q_i) / 2 (rq[j] = (r_j, q_j)); as :func:`upper_matvec`."""
+    cdef int64_t i, p
+    cdef int32_t j
+    cdef double x_i, acc, u, r_i, q_i, half_k = 0.5 * negative
+    if rq.shape[1] != 2 or rq.shape[0] != x.shape[0]:
+        raise ValueError("rq must hold (pair rate, noise) for every row of x")
+    with nogil:
+        memset(&out[0], 0, out.shape[0] * sizeof(double))
+        for i in range(row_start, row_stop):
+            x_i = x[i]
+            r_i = rq[i, 0]
+            q_i = rq[i, 1]
+            acc = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                u = qwem_target_entry(a[p], half_k, r_i, q_i, &rq[j, 0])
+                acc = acc + u * x[j]
+                if j != i:
+                    out[j] += u * x_i
+            out[i] += acc
+
+
+def target_matmat(const int64_t[::1] indptr, const int32_t[::1] indices, const real[::1] a,
+                  const double[:, ::1] rq, double negative, const double[:, ::1] x, double[:, ::1] out,
+                  int64_t row_start, int64_t row_stop):
+    """out = S X over rows [row_start, row_stop), S computed per entry as in :func:`target_matvec`, for a
+    block X of a multiple of 8 columns (each entry of A read, and its S computed, once per 8 columns)."""
+    cdef int64_t b = x.shape[1]
+    cdef int64_t first
+    if b % QWEM_PANEL or out.shape[1] != b or out.shape[0] != x.shape[0]:
+        raise ValueError(f"X and out must have the same shape with a multiple of 8 columns")
+    if rq.shape[1] != 2 or rq.shape[0] != x.shape[0]:
+        raise ValueError("rq must hold (pair rate, noise) for every row of x")
+    with nogil:
+        memset(&out[0, 0], 0, out.shape[0] * b * sizeof(double))
+        first = 0
+        while first < b:
+            if real is float:
+                qwem_panel_rows_target_f(&indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
+                                         &x[0, first], &out[0, first], b, row_start, row_stop)
+            else:
+                qwem_panel_rows_target_d(&indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
+                                         &x[0, first], &out[0, first], b, row_start, row_stop)
+            first += QWEM_PANEL
+
+
+def upper_row_sums(const int64_t[::1] indptr, const int32_t[::1] indices, const real[::1] data):
+    """Row sums (float64) of the symmetric matrix whose upper triangle (CSR, j >= i) is given:
+    sum_i += U_ij and, off the diagonal, sum_j += U_ij. No temporaries beyond the result."""
+    cdef int64_t n = indptr.shape[0] - 1
+    cdef int64_t i, p
+    cdef int32_t j
+    sums = np.zeros(n, dtype=np.float64)
+    cdef double[::1] out = sums
+    cdef double u
+    with nogil:
+        for i in range(n):
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                u = data[p]
+                out[i] += u
+                if j != i:
+                    out[j] += u
+    return sums

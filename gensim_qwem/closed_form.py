@@ -54,7 +54,7 @@ def top_eigenpairs(operator, k, tol=1e-3, seed=0, maxiter=None, ncv=None, method
     if method not in ("auto", "block", "arpack"):
         raise ValueError(f"method must be 'auto', 'block' or 'arpack', got {method!r}")
     if method == "auto":
-        method = "block" if n >= 2 * _basis_size(k, n) else "arpack"
+        method = "block" if n >= 2 * _basis_size(k, n, basis_budget(operator)) else "arpack"
     logger.info("EIGENSOLVE: top %i eigenpairs of a %i x %i operator (tol %g, %s)", k, n, n, tol, method)
     if method == "block":
         values, vectors = block_lanczos(operator, k, tol=tol, seed=seed)
@@ -82,16 +82,31 @@ BLOCK = 8   # vectors per product: the width of the sparse kernel's panel (_pane
 
 
 BASIS_BYTES = 2 * 2 ** 30   # the Lanczos basis (size x n float64) stays under this unless k itself needs more
+# and, for an operator that says how much it stores (``stored_bytes``), under that much (but at least
+# BASIS_MIN_BYTES): the basis then at most doubles the eigensolve's memory, at the price of restarts
+BASIS_RELATIVE = 1.0
+BASIS_MIN_BYTES = 64 * 2 ** 20
 
 
-def _basis_size(k, n):
+def _basis_size(k, n, budget=None):
     """Basis vectors before a thick restart: ~6 k (k = 100 converged in 600 without restarting on a
-    68k vocabulary), fewer when that would not fit in BASIS_BYTES, but always room for the kept Ritz
-    vectors plus 4 blocks (more restarts, same answer)."""
+    68k vocabulary), fewer when that would not fit in `budget` bytes (default BASIS_BYTES), but always
+    room for the kept Ritz vectors plus 4 blocks (more restarts, same answer)."""
+    budget = BASIS_BYTES if budget is None else min(BASIS_BYTES, budget)
     wanted = max(6 * k, 2 * k + 8 * BLOCK)
     least = k + max(BLOCK, k // 4) + 4 * BLOCK
-    size = max(least, min(wanted, BASIS_BYTES // (8 * n)))
+    size = max(least, min(wanted, budget // (8 * n)))
     return BLOCK * -(-size // BLOCK)
+
+
+def basis_budget(operator):
+    """Bytes the Lanczos basis may take for `operator`: BASIS_RELATIVE x what the operator stores (its
+    ``stored_bytes``, e.g. the pair statistics' upper triangle), at least BASIS_MIN_BYTES; BASIS_BYTES
+    for operators that do not say."""
+    stored = getattr(operator, "stored_bytes", None)
+    if stored is None:
+        return BASIS_BYTES
+    return min(BASIS_BYTES, max(BASIS_MIN_BYTES, int(BASIS_RELATIVE * stored)))
 
 
 class _RowSplit:
@@ -122,6 +137,17 @@ class _RowSplit:
             W[lo:hi] -= basis[:, lo:hi].T @ C
         self._map(part)
 
+    def combine_in_place(self, basis, S, columns=4096):
+        """basis[:c] := S^T basis (c = S's columns <= basis rows), `columns` columns of the basis at a time:
+        each block of columns is read whole before it is written, so no n x c result is allocated."""
+        c = S.shape[1]
+        St = np.ascontiguousarray(S.T)
+        def part(lo, hi):
+            for first in range(lo, hi, columns):
+                last = min(hi, first + columns)
+                basis[:c, first:last] = St @ basis[:, first:last]
+        self._map(part)
+
     def combine(self, basis, S):
         """basis^T S: (n, m) @ (m, c), e.g. Ritz vectors from the basis."""
         out = np.empty((basis.shape[1], S.shape[1]))
@@ -145,7 +171,10 @@ def block_lanczos(operator, k, tol=1e-3, seed=0, basis_size=None, max_products=N
     Returns (values, vectors) in decreasing order of value.
     """
     n = operator.shape[0]
-    basis_size = _basis_size(k, n) if basis_size is None else BLOCK * -(-int(basis_size) // BLOCK)
+    if basis_size is None:
+        basis_size = _basis_size(k, n, basis_budget(operator))
+    else:
+        basis_size = BLOCK * -(-int(basis_size) // BLOCK)
     keep = k + max(BLOCK, k // 4)        # Ritz vectors kept at a restart
     if keep + 2 * BLOCK > basis_size or basis_size + BLOCK > n:
         raise ValueError(f"block Lanczos needs k + max(8, k/4) + 16 <= basis size <= n - 8; got k = {k}, "
@@ -182,9 +211,17 @@ def block_lanczos(operator, k, tol=1e-3, seed=0, basis_size=None, max_products=N
                                            "to tol %g", products, done, k, tol)
                         logger.info("EIGENSOLVE: done in %.1fs, %i operator products, %i restarts",
                                     default_timer() - start, products, restarts)
-                        return theta[:k], rows.combine(Q[:m], S[:, :k])
+                        # Ritz vectors over the first k basis rows; the rest of the basis is given back
+                        # (resize reallocates in place; it refuses while another array views Q) before
+                        # the result is copied, so the solve never holds the basis and the vectors at once
+                        rows.combine_in_place(Q[:m], S[:, :k])
+                        try:
+                            Q.resize((k, n))
+                        except ValueError:
+                            return theta[:k], np.ascontiguousarray(Q[:k].T)
+                        return theta[:k], Q.T
                     if m + BLOCK > basis_size:      # thick restart: Ritz vectors, then the new block
-                        Q[:keep] = rows.combine(Q[:m], S).T
+                        rows.combine_in_place(Q[:m], S)
                         H[:] = 0.0
                         H[np.arange(keep), np.arange(keep)] = theta
                         R = R @ S[m - BLOCK:m]      # couples the new block to every kept Ritz vector

@@ -4,6 +4,7 @@ Statistics of independent chunks of a corpus add up (``PairStatistics.__add__``)
 spread over shards (threads here, or Dask workers over files) as long as every shard uses the same
 vocabulary and subsampling probabilities.
 """
+import ctypes
 import logging
 import queue
 import threading
@@ -14,6 +15,7 @@ import scipy.sparse
 from gensim import utils
 
 from gensim_qwem._cooccurrence import count_pairs_job
+from gensim_qwem._symmetric import upper_row_sums as _upper_row_sums
 from gensim_qwem._sgd import sentences_to_indices
 
 logger = logging.getLogger(__name__)
@@ -22,11 +24,19 @@ logger = logging.getLogger(__name__)
 class PairStatistics(utils.SaveLoad):
     """Expected pair counts of one pass over a corpus under the trainer's sampling scheme.
 
+    A is symmetric, so only its upper triangle is stored (:attr:`upper`, float32): half the entries of
+    the full matrix, at 8 bytes each instead of 12. The values are accumulated in float64 within a
+    counting job and rounded to float32 (relative error <= 6e-8 per sum) when stored; that moves the
+    eigenvalues of M* by about as much, far below the eigensolver's tolerance (1e-3).
+
     Attributes
     ----------
-    cooccurrence : scipy.sparse.csr_matrix, float64, V x V, symmetric
+    upper : scipy.sparse.csr_matrix, float32, V x V
+        The upper triangle (j >= i) of A, sorted indices.
+    cooccurrence : scipy.sparse.csr_matrix, float64, V x V, symmetric (property)
         ``A[i, j]``: expected number of (centre i, context j) positive pairs per epoch, with the window
-        shrinking, OOV removal and subsampling rules of the trainer.
+        shrinking, OOV removal and subsampling rules of the trainer. Built from :attr:`upper` on each
+        access (about 3x the memory of :attr:`upper`): the solver and the statistics never need it.
     word_counts : numpy.ndarray, int64, V
         In-vocabulary token counts of the counted text (before subsampling).
     window, shrink_windows : int, bool
@@ -36,21 +46,66 @@ class PairStatistics(utils.SaveLoad):
     """
 
     def __init__(self, cooccurrence, word_counts, window, shrink_windows, keep_prob, sentences=0):
-        self.cooccurrence = scipy.sparse.csr_matrix(cooccurrence, dtype=np.float64)
+        # from the full symmetric A (as before the upper-triangle storage); from_upper() skips this copy
+        self._set_upper(scipy.sparse.triu(scipy.sparse.csr_matrix(cooccurrence), format="csr"))
         self.word_counts = np.asarray(word_counts, dtype=np.int64)
         self.window = int(window)
         self.shrink_windows = bool(shrink_windows)
         self.keep_prob = np.asarray(keep_prob, dtype=np.float64)
         self.sentences = int(sentences)
 
+    @classmethod
+    def from_upper(cls, upper, word_counts, window, shrink_windows, keep_prob, sentences=0):
+        """Statistics from the upper triangle (j >= i) of A, stored as given where it is float32 CSR."""
+        stats = cls.__new__(cls)
+        stats._set_upper(upper)
+        stats.word_counts = np.asarray(word_counts, dtype=np.int64)
+        stats.window, stats.shrink_windows = int(window), bool(shrink_windows)
+        stats.keep_prob = np.asarray(keep_prob, dtype=np.float64)
+        stats.sentences = int(sentences)
+        return stats
+
+    def _set_upper(self, upper):
+        upper = scipy.sparse.csr_matrix(upper, dtype=np.float32)
+        if upper.shape[0] != upper.shape[1]:
+            raise ValueError(f"pair statistics must be square, got shape {upper.shape}")
+        upper.sum_duplicates()    # also sorts the indices
+        self.upper = upper
+
+    def __setstate__(self, state):
+        # pickles of older versions hold the full symmetric float64 A as "cooccurrence"
+        full = state.pop("cooccurrence", None)
+        self.__dict__.update(state)
+        if full is not None:
+            self._set_upper(scipy.sparse.triu(scipy.sparse.csr_matrix(full), format="csr"))
+
+    @property
+    def cooccurrence(self):
+        """The full symmetric A (float64 CSR), built from :attr:`upper` on request."""
+        upper = self.upper.astype(np.float64)
+        strict = scipy.sparse.triu(upper, k=1, format="csr")
+        full = (upper + strict.T).tocsr()
+        full.sort_indices()
+        return full
+
     @property
     def vocab_size(self):
-        return self.cooccurrence.shape[0]
+        return self.upper.shape[0]
+
+    @property
+    def nnz(self):
+        """Non-zero entries of the full symmetric A (counted from :attr:`upper`, without building A)."""
+        return 2 * self.upper.nnz - int(np.count_nonzero(self.upper.diagonal()))
+
+    @property
+    def stored_entries(self):
+        """Entries stored (the upper triangle's); the full A has 2 x this minus its diagonal."""
+        return self.upper.nnz
 
     @property
     def pair_rate(self):
         """a_i = sum_j A_ij: expected positive pairs with centre i per epoch."""
-        return np.asarray(self.cooccurrence.sum(axis=1)).ravel()
+        return upper_row_sums(self.upper)
 
     def matches(self, keep_prob, window, shrink_windows):
         """Whether these counts were made with the given sampling scheme."""
@@ -65,16 +120,44 @@ class PairStatistics(utils.SaveLoad):
             raise ValueError(
                 "Pair statistics add up only when counted with the same vocabulary, window, shrink_windows "
                 "and subsampling; count every shard with the same model settings.")
-        return PairStatistics(self.cooccurrence + other.cooccurrence, self.word_counts + other.word_counts,
-                              self.window, self.shrink_windows, self.keep_prob, self.sentences + other.sentences)
+        return PairStatistics.from_upper(self.upper + other.upper, self.word_counts + other.word_counts,
+                                         self.window, self.shrink_windows, self.keep_prob,
+                                         self.sentences + other.sentences)
 
     def __repr__(self):
-        return (f"PairStatistics(vocab_size={self.vocab_size}, nnz={self.cooccurrence.nnz}, "
+        return (f"PairStatistics(vocab_size={self.vocab_size}, stored_entries={self.stored_entries}, "
                 f"window={self.window}, shrink_windows={self.shrink_windows}, sentences={self.sentences})")
 
 
+def upper_row_sums(upper):
+    """Row sums (float64) of the symmetric matrix whose upper triangle (CSR, j >= i) is `upper`.
+
+    Kernel: ``_symmetric.upper_row_sums`` (no temporaries of the matrix's size); numpy twin:
+    ``_reference.upper_row_sums``.
+    """
+    data = upper.data if upper.data.dtype in (np.float32, np.float64) else upper.data.astype(np.float64)
+    return _upper_row_sums(upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False), data)
+
+
+# row ranges summed apart while counting (_RowShardedSum): the last merges then need 1/16 of A at a time
+SUM_SHARDS = 16
+
 # pairs among this many most frequent words are summed in a dense block per counting thread (32 MiB)
 DENSE_COUNT_WORDS = 2048
+
+
+def release_free_memory():
+    """Return freed heap memory to the OS (glibc's ``malloc_trim``; a no-op where there is none).
+
+    Counting frees many arrays of a few MiB, which glibc keeps in its heaps for reuse; without this
+    the process would carry them (~150 MiB at 17M tokens) into the eigensolve, whose basis needs new memory.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
 
 
 def keep_probabilities(sample_int):
@@ -87,10 +170,51 @@ def count_chunk(indices, offsets, keep_prob, window, shrink_windows, vocab_size,
 
     With `dense` (D x D float64), the (left, right) counts among the D most frequent words are added into
     it instead, and left out of the result: add :func:`symmetrised` ``(dense)`` once after the last chunk.
+    (The counting itself uses :func:`count_chunk_upper`, which stores half of this.)
     """
     subsample = bool(np.any(keep_prob < 1.0))
     rows, cols, vals = count_pairs_job(indices, offsets, keep_prob, subsample, window, shrink_windows, dense=dense)
     return symmetrised(scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(vocab_size, vocab_size)))
+
+
+def count_chunk_upper(indices, offsets, keep_prob, window, shrink_windows, vocab_size, dense=None):
+    """Upper triangle (j >= i) of :func:`count_chunk`'s A as float32 CSR, summed in float64 first.
+
+    With `dense`, pairs among the D most frequent words go into its upper triangle instead: add
+    :func:`dense_upper` ``(dense)`` once after the last chunk.
+    """
+    subsample = bool(np.any(keep_prob < 1.0))
+    rows, cols, vals = count_pairs_job(indices, offsets, keep_prob, subsample, window, shrink_windows,
+                                       dense=dense, upper=True)
+    summed = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(vocab_size, vocab_size))
+    del rows, cols, vals
+    summed.sum_duplicates()
+    return scipy.sparse.csr_matrix((summed.data.astype(np.float32), summed.indices, summed.indptr),
+                                   shape=summed.shape)
+
+
+def dense_upper(block, size, band=128):
+    """The upper triangle of a dense top-left block of upper-triangle counts, as float32 CSR (size x size).
+
+    Converted `band` rows at a time, so the temporaries are a band's, not the block's (np.triu or a COO
+    of the whole block would double its memory at the end of counting).
+    """
+    rows = block.shape[0]
+    counts = np.zeros(size + 1, dtype=np.int64)
+    for lo in range(0, rows, band):
+        counts[lo + 1:min(rows, lo + band) + 1] = np.count_nonzero(np.triu(block[lo:lo + band], lo), axis=1)
+    indptr = np.cumsum(counts)
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    data = np.empty(indptr[-1], dtype=np.float32)
+    for lo in range(0, rows, band):
+        part = np.triu(block[lo:lo + band], lo)
+        band_rows, band_cols = np.nonzero(part)       # row-major order: sorted columns within each row
+        start = indptr[lo]
+        indices[start:start + len(band_cols)] = band_cols
+        data[start:start + len(band_cols)] = part[band_rows, band_cols]
+    matrix = scipy.sparse.csr_matrix((data, indices, indptr), shape=(size, size))
+    matrix.has_sorted_indices = True
+    return matrix
 
 
 def symmetrised(left_right, size=None):
@@ -117,7 +241,7 @@ def _chunks(corpus_iterable, key_to_index, chunk_words):
 
 
 def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_windows=True, workers=1,
-                     chunk_words=500_000, progress_per=5.0, total_words=None):
+                     chunk_words=200_000, progress_per=5.0, total_words=None):
     """Count :class:`PairStatistics` of a corpus with `workers` threads over chunks of `chunk_words` tokens.
 
     Parameters
@@ -139,7 +263,7 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
     """
     vocab_size = len(keep_prob)
     keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
-    partial_sums, errors = _RunningSum(), []
+    partial_sums, errors = _RowShardedSum(vocab_size, SUM_SHARDS), []
     word_counts = np.zeros(vocab_size, dtype=np.int64)
     jobs = queue.Queue(maxsize=2 * workers)
 
@@ -153,12 +277,13 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
             if errors:
                 continue
             try:
-                partial_sums.add(count_chunk(job[0], job[1], keep_prob, window, shrink_windows, vocab_size, dense))
+                partial_sums.add(count_chunk_upper(job[0], job[1], keep_prob, window, shrink_windows, vocab_size,
+                                                    dense))
             except BaseException as error:  # reported to the caller below
                 errors.append(error)
         if not errors:
             try:
-                partial_sums.add(symmetrised(dense, vocab_size))
+                partial_sums.add(dense_upper(dense, vocab_size))
             except BaseException as error:
                 errors.append(error)
 
@@ -191,10 +316,12 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
             thread.join()
     if errors:
         raise errors[0]
-    cooccurrence = partial_sums.total(vocab_size)
-    logger.info("counted pair statistics of %i sentences, %i words in %.1fs: %i distinct pairs",
-                sentences, raw_words, default_timer() - start, cooccurrence.nnz)
-    return PairStatistics(cooccurrence, word_counts, window, shrink_windows, keep_prob, sentences)
+    upper = partial_sums.total(dtype=np.float32)
+    del partial_sums
+    release_free_memory()
+    logger.info("counted pair statistics of %i sentences, %i words in %.1fs: %i stored pairs (upper triangle)",
+                sentences, raw_words, default_timer() - start, upper.nnz)
+    return PairStatistics.from_upper(upper, word_counts, window, shrink_windows, keep_prob, sentences)
 
 
 class _RunningSum:
@@ -220,14 +347,64 @@ class _RunningSum:
             # keyed by count, not stack order, so concurrent merges still pair equal sizes
             matrix, count = matrix + other, 2 * count
 
-    def total(self, size):
+    def total(self, size, dtype=np.float64, columns=None):
         if not self.partials:
-            return scipy.sparse.csr_matrix((size, size), dtype=np.float64)
-        # smallest first: each addition costs the size of both operands, so the largest is added once
+            return scipy.sparse.csr_matrix((size, size if columns is None else columns), dtype=dtype)
+        # smallest first: each addition costs the size of both operands, so the largest is added once;
+        # each partial is dropped from the dict before the addition, so it is freed as soon as it is used
         counts = sorted(self.partials)
-        total = self.partials[counts[0]]
+        total = self.partials.pop(counts[0])
         for count in counts[1:]:
-            total = total + self.partials[count]
-        total = total.tocsr()
+            total = total + self.partials.pop(count)
+        total = scipy.sparse.csr_matrix(total, dtype=dtype)
         total.sort_indices()
+        return total
+
+
+class _RowShardedSum:
+    """Sum of V x V sparse matrices, each cut into `shards` row ranges that are summed apart (a
+    :class:`_RunningSum` each) and joined once at the end.
+
+    Merging whole matrices needs both operands and the result in memory at once, up to twice the final
+    size; per row range that transient is 1/shards of it. The ranges hold about equal numbers of entries
+    of the first matrix added.
+    """
+
+    def __init__(self, size, shards):
+        self.size, self.shards = size, max(1, int(shards))
+        self.bounds, self.sums = None, None
+        self.lock = threading.Lock()
+
+    def add(self, matrix):
+        matrix = scipy.sparse.csr_matrix(matrix)
+        with self.lock:
+            if self.bounds is None:
+                cuts = np.searchsorted(matrix.indptr, np.linspace(0, matrix.nnz, self.shards + 1)[1:-1])
+                self.bounds = [0, *sorted(set(int(c) for c in cuts) - {0, self.size}), self.size]
+                self.sums = [_RunningSum() for _ in self.bounds[1:]]
+        for index, (lo, hi) in enumerate(zip(self.bounds[:-1], self.bounds[1:])):
+            self.sums[index].add(matrix[lo:hi])
+
+    def total(self, dtype=np.float64):
+        """The sum as one CSR matrix with sorted indices; each range is freed as soon as it is copied."""
+        if self.sums is None:
+            return scipy.sparse.csr_matrix((self.size, self.size), dtype=dtype)
+        ranges = list(zip(self.bounds[:-1], self.bounds[1:]))
+        parts = [running.total(hi - lo, dtype, columns=self.size) for running, (lo, hi) in zip(self.sums, ranges)]
+        self.sums = None
+        nnz = sum(part.nnz for part in parts)
+        indptr = np.zeros(self.size + 1, dtype=np.int64)
+        indices = np.empty(nnz, dtype=np.int32)
+        data = np.empty(nnz, dtype=dtype)
+        start = 0
+        for index, (lo, hi) in enumerate(ranges):
+            part, parts[index] = parts[index], None
+            indptr[lo + 1:hi + 1] = part.indptr[1:] + start
+            indices[start:start + part.nnz] = part.indices
+            data[start:start + part.nnz] = part.data
+            start += part.nnz
+            del part
+            release_free_memory()   # the range's arrays sit in the heap; give them back before the next fills
+        total = scipy.sparse.csr_matrix((data, indices, indptr), shape=(self.size, self.size))
+        total.has_sorted_indices = True
         return total

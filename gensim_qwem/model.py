@@ -487,7 +487,7 @@ class QWEM(Word2Vec):
     def target_operator(self):
         """M* of this model's statistics and sampling settings, as a ``LinearOperator`` (THEORY §2)."""
         stats = self._current_statistics()
-        return TargetOperator(stats.cooccurrence, self._vocab_counts(), self.negative, self.ns_exponent)
+        return TargetOperator.from_statistics(stats, self._vocab_counts(), self.negative, self.ns_exponent)
 
     def _vocab_counts(self):
         return np.asarray(self.wv.expandos["count"], dtype=np.int64)

@@ -305,7 +305,7 @@ def save_npz(model, path, compress=False):
         arrays[f"expando/{name}"] = values
     statistics = getattr(model, "statistics", None)
     if statistics is not None:
-        A = statistics.cooccurrence.tocsr()
+        A = statistics.cooccurrence.tocsr()   # the full A, as files of earlier versions hold it (readable by them)
         arrays.update({
             "statistics/data": A.data, "statistics/indices": A.indices, "statistics/indptr": A.indptr,
             "statistics/word_counts": statistics.word_counts, "statistics/keep_prob": statistics.keep_prob,
@@ -321,7 +321,7 @@ def save_npz(model, path, compress=False):
         "vocab_size": len(keys),
         "epoch_losses": [float(loss) for loss in getattr(model, "epoch_losses", [])],
         "statistics": None if statistics is None else {
-            "shape": list(statistics.cooccurrence.shape), "window": statistics.window,
+            "shape": [statistics.vocab_size] * 2, "window": statistics.window,
             "shrink_windows": statistics.shrink_windows, "sentences": statistics.sentences},
         "random_state": random.bit_generator.state if isinstance(random, np.random.Generator) else None,
     }

@@ -12,7 +12,8 @@ import numpy as np
 import scipy.sparse
 from scipy.sparse.linalg import LinearOperator
 
-from gensim_qwem._symmetric import PANEL, upper_matmat, upper_matvec, upper_target
+from gensim_qwem.cooccurrence import upper_row_sums
+from gensim_qwem._symmetric import PANEL, target_matmat, target_matvec, upper_target
 
 
 def noise_distribution(word_counts, ns_exponent):
@@ -80,14 +81,17 @@ def _balanced_row_ranges(indptr, parts):
 class TargetOperator(LinearOperator):
     """M* as a symmetric ``LinearOperator``: ``M* x = S x - 2 * 1 (1^T x)``.
 
-    Only the upper triangle of S is stored (``upper_part``): a product reads half the entries of a full
-    CSR matrix, and runs on `threads` threads over row ranges of equal size (the eigensolve is bound by
-    these products; scipy's own CSR product is single-threaded).
+    Holds only the upper triangle of A (``pair_upper``; from :meth:`from_statistics` the statistics' own
+    float32 array, not a copy) and computes each ``S_ij = 4 A_ij / (A_ij + B_ij)`` inside the product
+    kernel: no copy of S is stored. A product reads half the entries of a full CSR matrix, and runs on
+    `threads` threads over row ranges of equal size (the eigensolve is bound by these products; scipy's
+    own CSR product is single-threaded).
 
     Parameters
     ----------
     cooccurrence : scipy.sparse matrix
-        A, expected positive-pair counts (symmetric).
+        A, expected positive-pair counts (symmetric); its upper triangle is kept (float32 stays float32,
+        anything else becomes float64).
     word_counts : array
         Unigram counts, for the noise distribution Q.
     negative : int
@@ -98,36 +102,60 @@ class TargetOperator(LinearOperator):
         Threads per product; default: the CPUs this process may use.
     """
 
-    def __init__(self, cooccurrence, word_counts, negative, ns_exponent, threads=None):
-        A = scipy.sparse.csr_matrix(cooccurrence, dtype=np.float64)
-        A.sort_indices()
-        self.pair_rate = np.asarray(A.sum(axis=1)).ravel()
+    def __init__(self, cooccurrence, word_counts, negative, ns_exponent, threads=None, _upper=None):
+        if _upper is None:
+            A = scipy.sparse.csr_matrix(cooccurrence)
+            if A.dtype != np.float32:
+                A = A.astype(np.float64)
+            _upper = scipy.sparse.triu(A, format="csr")
+            _upper.sort_indices()
+        upper = self.pair_upper = _upper
+        n = upper.shape[0]
+        self.pair_rate = upper_row_sums(upper)
         self.noise = noise_distribution(word_counts, ns_exponent)
         self.negative = negative
-        indptr, indices, values = upper_target(A.indptr.astype(np.int64), A.indices.astype(np.int32, copy=False),
-                                               A.data, self.pair_rate, self.noise, float(negative))
-        upper = self.upper_part = scipy.sparse.csr_matrix((values, indices, indptr), shape=A.shape)
-        self._kernel_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False), upper.data)
-        self._diagonal = upper.diagonal()
+        self._rq = np.ascontiguousarray(np.column_stack([self.pair_rate, self.noise]))
+        self._pair_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False),
+                               upper.data)
         self._ranges = _balanced_row_ranges(upper.indptr, max(1, int(usable_cpus() if threads is None else threads)))
-        self._buffers = [np.empty(A.shape[0]) for _ in self._ranges]
+        self._buffers = [np.empty(n) for _ in self._ranges]
         self._pool = ThreadPoolExecutor(len(self._ranges)) if len(self._ranges) > 1 else None
         self._lock = threading.Lock()  # the output buffers are reused: one product at a time
         self._block_buffers = None
-        super().__init__(dtype=np.float64, shape=A.shape)
+        super().__init__(dtype=np.float64, shape=upper.shape)
+
+    @classmethod
+    def from_statistics(cls, statistics, word_counts, negative, ns_exponent, threads=None):
+        """M* of a :class:`~gensim_qwem.cooccurrence.PairStatistics`, sharing its stored upper triangle."""
+        return cls(None, word_counts, negative, ns_exponent, threads=threads, _upper=statistics.upper)
+
+    @property
+    def stored_bytes(self):
+        """Bytes of the matrix the products read (A's upper triangle: index pointers, indices, values)."""
+        return sum(array.nbytes for array in self._pair_arrays)
+
+    @property
+    def upper_part(self):
+        """The upper triangle of S (float64 CSR), built on request: the products never need it."""
+        A = self.pair_upper
+        indptr, indices, values = upper_target(A.indptr.astype(np.int64), A.indices.astype(np.int32, copy=False),
+                                               A.data.astype(np.float64), self.pair_rate, self.noise,
+                                               float(self.negative))
+        return scipy.sparse.csr_matrix((values, indices, indptr), shape=A.shape)
 
     @property
     def sparse_part(self):
-        """S as a full CSR matrix (built on request, from the stored upper triangle)."""
+        """S as a full CSR matrix (built on request, from the upper triangle)."""
         U = self.upper_part
-        return (U + U.T - scipy.sparse.diags(self._diagonal)).tocsr()
+        return (U + U.T - scipy.sparse.diags(U.diagonal())).tocsr()
 
     def _summed_over_ranges(self, kernel, x, buffers):
-        """S x by `kernel` (upper_matvec or upper_matmat) on each row range into its own buffer, the
+        """S x by `kernel` (target_matvec or target_matmat) on each row range into its own buffer, the
         buffers summed in range order. The caller holds the lock (the buffers are reused)."""
         def part(index):
             lo, hi = self._ranges[index]
-            kernel(*self._kernel_arrays, x, buffers[index], lo, hi)
+            indptr, indices, data = self._pair_arrays
+            kernel(indptr, indices, data, self._rq, float(self.negative), x, buffers[index], lo, hi)
             return buffers[index]
         if self._pool is None:
             return part(0).copy()
@@ -136,7 +164,7 @@ class TargetOperator(LinearOperator):
     def _matvec(self, x):
         x = np.ascontiguousarray(np.ravel(x), dtype=np.float64)
         with self._lock:
-            y = self._summed_over_ranges(upper_matvec, x, self._buffers)
+            y = self._summed_over_ranges(target_matvec, x, self._buffers)
         y -= 2.0 * x.sum()
         return y
 
@@ -150,7 +178,7 @@ class TargetOperator(LinearOperator):
             for first in range(0, X.shape[1], PANEL):
                 slab = np.zeros((X.shape[0], PANEL))
                 slab[:, :min(PANEL, X.shape[1] - first)] = X[:, first:first + PANEL]
-                Y[:, first:first + PANEL] = self._summed_over_ranges(upper_matmat, slab, self._block_buffers)
+                Y[:, first:first + PANEL] = self._summed_over_ranges(target_matmat, slab, self._block_buffers)
         Y = Y[:, :X.shape[1]]
         Y -= 2.0 * X.sum(axis=0)
         return Y

@@ -1,0 +1,171 @@
+"""The memory-lean layout of the closed form (issue 10): A stored once as its float32 upper triangle,
+S computed inside the product kernels, row-sharded partial sums, a basis sized to the problem."""
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+from gensim_qwem import _reference, closed_form, cooccurrence
+from gensim_qwem._cooccurrence import count_pairs_job
+from gensim_qwem._symmetric import PANEL, target_matmat, target_matvec
+from gensim_qwem.cooccurrence import (PairStatistics, count_chunk, count_chunk_upper, dense_upper,
+                                      upper_row_sums)
+from gensim_qwem.target import TargetOperator, dense_target, noise_distribution
+
+
+def random_corpus(rng, vocab_size, n_sentences, max_len):
+    lengths = rng.integers(0, max_len + 1, n_sentences)
+    indices = rng.integers(0, vocab_size, lengths.sum()).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return indices, offsets
+
+
+def random_upper(seed, size=40, dtype=np.float64, empty_row=True):
+    rng = np.random.default_rng(seed)
+    full = scipy.sparse.random(size, size, density=0.2, random_state=seed).toarray() * 10
+    full = full + full.T + np.diag(rng.random(size) * (rng.random(size) < 0.5))
+    if empty_row:
+        full[3], full[:, 3] = 0.0, 0.0
+    upper = scipy.sparse.csr_matrix(np.triu(full).astype(dtype))
+    upper.sort_indices()
+    return rng, full, upper
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_target_product_kernels_match_numpy_twin(seed, dtype):
+    rng, _, upper = random_upper(seed, dtype=dtype)
+    size = upper.shape[0]
+    pair_rate = upper_row_sums(upper)
+    noise = noise_distribution(rng.integers(1, 50, size), 0.75)
+    rq = np.ascontiguousarray(np.column_stack([pair_rate, noise]))
+    args = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32), upper.data, rq, 5.0)
+    X = rng.standard_normal((size, 2 * PANEL))
+    expected = _reference.target_products(upper, pair_rate, noise, 5.0, X)
+    out = np.empty_like(X)
+    target_matmat(*args, X, out, 0, size)
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+    vec = np.empty(size)
+    target_matvec(*args, np.ascontiguousarray(X[:, 0]), vec, 0, size)
+    np.testing.assert_allclose(vec, expected[:, 0], atol=1e-12)
+    # row ranges add up to the whole product (each thread's share)
+    parts = np.zeros_like(X)
+    for lo, hi in ((0, 11), (11, 30), (30, size)):
+        target_matmat(*args, X, out, lo, hi)
+        parts += out
+    np.testing.assert_allclose(parts, expected, atol=1e-12)
+
+
+def test_upper_row_sums_kernel_matches_numpy_twin():
+    for dtype in (np.float32, np.float64):
+        _, full, upper = random_upper(4, dtype=dtype)
+        np.testing.assert_allclose(upper_row_sums(upper), _reference.upper_row_sums(upper), rtol=1e-12)
+        np.testing.assert_allclose(upper_row_sums(upper), full.sum(axis=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("subsample", [False, True])
+def test_upper_counting_is_the_upper_triangle_of_the_symmetric_counts(subsample):
+    rng = np.random.default_rng(7)
+    vocab_size, window = 12, 3
+    indices, offsets = random_corpus(rng, vocab_size, 30, 12)
+    keep = rng.uniform(0.3, 1.0, vocab_size) if subsample else np.ones(vocab_size)
+    expected = np.triu(_reference.count_pairs(indices, offsets, keep, window, True, vocab_size))
+    got = count_chunk_upper(indices, offsets, keep, window, True, vocab_size)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got.toarray(), expected, rtol=1e-6)
+    np.testing.assert_allclose(got.toarray(), np.triu(count_chunk(indices, offsets, keep, window, True,
+                                                                  vocab_size).toarray()), rtol=1e-6)
+    # with a dense block of the 5 most frequent words: its upper triangle plus the triples
+    dense = np.zeros((5, 5))
+    sparse_part = count_chunk_upper(indices, offsets, keep, window, True, vocab_size, dense)
+    assert np.all(np.tril(dense, -1) == 0.0)
+    np.testing.assert_allclose((sparse_part + dense_upper(dense, vocab_size)).toarray(), expected, rtol=1e-6)
+
+
+def test_upper_counting_doubles_the_diagonal():
+    indices = np.array([2, 2], dtype=np.int32)
+    offsets = np.array([0, 2], dtype=np.int64)
+    rows, cols, vals = count_pairs_job(indices, offsets, np.ones(3), False, 1, False, upper=True)
+    assert (rows.tolist(), cols.tolist(), vals.tolist()) == ([2], [2], [2.0])   # A = C + C^T on the diagonal
+
+
+@pytest.mark.parametrize("n_matrices", [1, 5, 17])
+def test_row_sharded_sum_from_several_threads_is_the_sum(n_matrices):
+    size = 50
+    matrices = [scipy.sparse.triu(scipy.sparse.random(size, size, density=0.1, random_state=seed, format="csr"),
+                                  format="csr") for seed in range(n_matrices)]
+    summed = cooccurrence._RowShardedSum(size, 4)
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(summed.add, matrices))
+    total = summed.total(dtype=np.float32)
+    assert total.dtype == np.float32 and total.has_sorted_indices and total.shape == (size, size)
+    np.testing.assert_allclose(total.toarray(), sum(m.toarray() for m in matrices), rtol=1e-6)
+    assert cooccurrence._RowShardedSum(size, 4).total().nnz == 0
+
+
+def test_count_statistics_stores_only_the_float32_upper_triangle():
+    rng = np.random.default_rng(3)
+    vocab = [f"w{i}" for i in range(15)]
+    sentences = [[vocab[i] for i in rng.integers(0, 15, rng.integers(0, 10))] for _ in range(60)]
+    key_to_index = {w: i for i, w in enumerate(vocab)}
+    stats = cooccurrence.count_statistics(sentences, key_to_index, np.ones(15), 3, True, workers=2,
+                                          chunk_words=40)
+    assert stats.upper.dtype == np.float32 and scipy.sparse.tril(stats.upper, -1).nnz == 0
+    assert stats.stored_entries == stats.upper.nnz
+    full = stats.cooccurrence
+    assert full.dtype == np.float64 and (full != full.T).nnz == 0
+    np.testing.assert_allclose(stats.pair_rate, full.sum(axis=1).A1, rtol=1e-12)
+
+
+def test_statistics_from_the_full_matrix_and_sums_of_shards():
+    _, full, _ = random_upper(5)
+    common = (np.arange(1, 41), 3, True, np.ones(40))
+    stats = PairStatistics(scipy.sparse.csr_matrix(full), *common, sentences=2)
+    np.testing.assert_allclose(stats.cooccurrence.toarray(), full, rtol=1e-6)
+    twice = stats + stats
+    assert isinstance(twice, PairStatistics) and twice.sentences == 4
+    np.testing.assert_allclose(twice.cooccurrence.toarray(), 2 * full, rtol=1e-6)
+
+
+def test_pickles_of_the_full_matrix_layout_still_load():
+    """Pickles written before the upper-triangle layout hold the full symmetric A as 'cooccurrence'."""
+    _, full, _ = random_upper(6)
+    stats = PairStatistics(scipy.sparse.csr_matrix(full), np.arange(1, 41), 3, True, np.ones(40))
+    old_state = {k: v for k, v in stats.__dict__.items() if k != "upper"}
+    old_state["cooccurrence"] = scipy.sparse.csr_matrix(full)
+    old = PairStatistics.__new__(PairStatistics)
+    old.__setstate__(old_state)
+    np.testing.assert_allclose(old.cooccurrence.toarray(), full, rtol=1e-6)
+    again = pickle.loads(pickle.dumps(old))
+    assert (again.upper != old.upper).nnz == 0 and "cooccurrence" not in again.__dict__
+
+
+def test_operator_from_statistics_shares_their_array_and_equals_the_dense_target():
+    rng, full, _ = random_upper(8, empty_row=False)   # an empty row makes the dense oracle's M*_33 0/0
+    counts = rng.integers(1, 100, 40)
+    stats = PairStatistics(scipy.sparse.csr_matrix(full), counts, 3, True, np.ones(40))
+    op = TargetOperator.from_statistics(stats, counts, 5, 0.75, threads=2)
+    assert np.shares_memory(op.pair_upper.data, stats.upper.data)
+    assert op.stored_bytes == sum(a.nbytes for a in (stats.upper.indptr.astype(np.int64), stats.upper.indices,
+                                                      stats.upper.data))
+    M = dense_target(stats.cooccurrence, counts, 5, 0.75)
+    X = rng.standard_normal((40, 3))
+    np.testing.assert_allclose(op.matmat(X), M @ X, atol=1e-9)
+    np.testing.assert_allclose(op.to_dense(), M, atol=1e-12)
+    np.testing.assert_allclose(op.upper_part.toarray(), np.triu(op.sparse_part.toarray()), atol=1e-15)
+
+
+def test_basis_budget_follows_what_the_operator_stores(monkeypatch):
+    class Stored:
+        stored_bytes = 190 * 2 ** 20
+    assert closed_form.basis_budget(object()) == closed_form.BASIS_BYTES
+    assert closed_form.basis_budget(Stored()) == 190 * 2 ** 20
+    assert closed_form._basis_size(100, 68_004, 190 * 2 ** 20) == 368     # 366 vectors fit, in blocks of 8
+    assert closed_form._basis_size(100, 68_004, 1) == closed_form._basis_size(100, 68_004, 0) == 160  # the least
+    Stored.stored_bytes = 1
+    assert closed_form.basis_budget(Stored()) == closed_form.BASIS_MIN_BYTES
+    monkeypatch.setattr(closed_form, "BASIS_RELATIVE", 2.0)
+    Stored.stored_bytes = 100 * 2 ** 20
+    assert closed_form.basis_budget(Stored()) == 200 * 2 ** 20
