@@ -314,6 +314,10 @@ def main(argv=None):
             if "error" in res:
                 logger.warning("%s failed: %s", config, res["error"])
             entry[config] = res
+        # what is done so far survives an interrupted run
+        os.makedirs(os.path.dirname(os.path.abspath(out_md)), exist_ok=True)
+        with open(os.path.splitext(out_md)[0] + ".json", "w") as fh:
+            json.dump({"partial": True, "slices": slices}, fh, indent=1, default=_jsonable)
     report = {
         "command": " ".join(["python", os.path.relpath(os.path.abspath(__file__))] + sys.argv[1:]),
         "args": {"corpus": os.path.abspath(args.corpus), "sizes": args.sizes, "configs": configs,
