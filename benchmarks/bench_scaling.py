@@ -185,8 +185,9 @@ def markdown(report):
         f"{', '.join(f'{x:.2f}' for x in m['load_average_start'])}, at end "
         f"{', '.join(f'{x:.2f}' for x in report['load_average_end'])}",
         f"- command: `{report['command']}`",
-        f"- common: {', '.join(f'{k}={v}' for k, v in report['common_params'].items())}; gensim "
-        "Word2Vec(sg=1) and QWEM(weighting='none') trained, closed form from one count per slice",
+        f"- common: {', '.join(f'{k}={v}' for k, v in report['common_params'].items())}; configs run: "
+        f"{', '.join(report['args']['configs'])} (gensim = Word2Vec(sg=1), qwem-none = QWEM(weighting='none') "
+        "trained; closed form from one count per slice)",
         "- analogy: gensim's evaluate_word_analogies, restrict_vocab=30000 (sem: 5 semantic sections, syn: the 9 "
         "gram sections); WS353 / SimLex: Spearman. Seconds: build_vocab + train, or vocabulary scan + count + "
         "eigensolve (variants of one weighting share one eigensolve). Peak RSS: the config's own subprocess "
@@ -249,6 +250,8 @@ def plot(report, path, variants=None):
             style = "-o" if not name.startswith("closed form") else "--s"
             ax.plot(xs, [scale * points[x][key] for x in xs], style, label=name, markersize=4)
         ax.set_xscale("log")
+        ax.set_xticks(tokens, [f"{x:.3g}M" for x in tokens])
+        ax.minorticks_off()
         ax.set_xlabel("corpus tokens (millions)")
         ax.set_title(title)
         ax.grid(alpha=0.3)
