@@ -462,7 +462,7 @@ def _cmd_demo(args):
     _train_with_callbacks(model, corpus, _progress_callbacks(args))
     train_time = default_timer() - tic
     tic = default_timer()
-    closed = model.analytic_solution()
+    closed = model.analytic_solution(word_weights="uniform")   # the end point of weighting="uniform" training
     closed_time = default_timer() - tic
 
     print(f"QWEM demo on gensim's Lee corpus ({model.corpus_count} lines, {model.corpus_total_words:,} words; "
@@ -472,7 +472,8 @@ def _cmd_demo(args):
     print(f"  training                        vector_size={model.vector_size}, window={model.window}, "
           f"negative={model.negative}, alpha={model.alpha:g}, {_training_length(model)}   "
           f"{_format_seconds(train_time)}", file=out)
-    print(f"  closed form                     model.analytic_solution(): top {model.vector_size} eigenpairs "
+    print(f"  closed form                     model.analytic_solution(word_weights='uniform'): top "
+          f"{model.vector_size} eigenpairs "
           f"of M*   {_format_seconds(closed_time)}", file=out)
 
     words = args.words or [w for w in DEMO_WORDS if w in model.wv.key_to_index]
@@ -532,7 +533,8 @@ def _cmd_train(args):
     tic = default_timer()
     if args.closed_form:
         model.analytic_solution(replace=True)
-        print(f"closed form: top {model.vector_size} eigenpairs of M*   {_format_seconds(default_timer() - tic)}")
+        print(f"closed form (analytic_solution()): top {model.vector_size} eigenpairs   "
+              f"{_format_seconds(default_timer() - tic)}")
     else:
         _train_with_callbacks(model, corpus, _progress_callbacks(args))
         print(f"trained {_training_length(model)} (weighting={model.weighting!r})   "

@@ -277,9 +277,89 @@ def _orthonormal_block(W, basis, rows, rng, scale):
     return block, R
 
 
-def embeddings_from_eigenpairs(eigenvalues, eigenvectors):
-    """W* = U_d diag(sqrt(max(lambda, 0))): negative modes are never learned and give zero columns."""
-    return eigenvectors * np.sqrt(np.maximum(eigenvalues, 0.0))
+def embeddings_from_eigenpairs(eigenvalues, eigenvectors, eig_power=0.5, word_weights=None):
+    """W* = D^{-1/2} U_d diag(max(lambda, 0) ** eig_power); negative modes give zero columns.
+
+    With the defaults (``eig_power=0.5``, no `word_weights`) this is ``U_d sqrt(max(lambda, 0))``, the
+    minimiser of ``||W W^T - M*||_F^2`` (THEORY §4). With `word_weights` g (D = diag(g)) and the eigenpairs
+    of ``D^{1/2} M* D^{1/2}`` (:class:`ScaledOperator`), it is the minimiser of the rank-one weighted loss
+    ``sum_ij g_i g_j (w_i . w_j - M*_ij)^2`` (:func:`rank_one_weighted_embeddings`). Any other `eig_power`
+    rescales the learned directions (hyperwords' ``U S^p``) and minimises neither.
+    """
+    eigenvalues = np.maximum(np.asarray(eigenvalues, dtype=np.float64), 0.0)
+    # 0 ** 0 would give a negative mode a column of its own: keep its column zero for every power
+    scale = np.where(eigenvalues > 0.0, eigenvalues ** float(eig_power), 0.0)
+    vectors = eigenvectors * scale
+    if word_weights is not None:
+        vectors = vectors / np.sqrt(np.asarray(word_weights, dtype=np.float64))[:, None]
+    return vectors
+
+
+class ScaledOperator(LinearOperator):
+    """``D^{1/2} M D^{1/2}`` for a symmetric operator M and positive word weights g, ``D = diag(g)``.
+
+    Products only: ``x -> sqrt(g) * M (sqrt(g) * x)``. For M* = S - 2 * 1 1^T this is still sparse plus
+    rank one, ``D^{1/2} S D^{1/2} - 2 (D^{1/2} 1)(D^{1/2} 1)^T``, served by M*'s own product kernels.
+    """
+
+    def __init__(self, operator, word_weights):
+        weights = np.asarray(word_weights, dtype=np.float64)
+        if weights.shape != (operator.shape[0],):
+            raise ValueError(f"word_weights must hold one weight per word ({operator.shape[0]}). "
+                             f"Got shape {weights.shape} instead.")
+        if not np.all(np.isfinite(weights)) or not np.all(weights > 0):
+            raise ValueError("word_weights must be finite and > 0 for every word; a word of weight 0 has no "
+                             "defined embedding (D^{-1/2}). Give every word a positive weight.")
+        super().__init__(dtype=np.float64, shape=operator.shape)
+        self.operator, self.root = operator, np.sqrt(weights)
+
+    def _matvec(self, x):
+        return self.root * self.operator.matvec(self.root * np.ravel(x))
+
+    def _matmat(self, X):
+        return self.root[:, None] * self.operator.matmat(self.root[:, None] * np.asarray(X))
+
+    def _adjoint(self):
+        return self
+
+
+WORD_WEIGHTS = ("uniform", "pair-rate", "geometric")
+
+
+def word_weights(kind, pair_rate, noise, power=1.0):
+    """Rank-one pair weights ``G_ij ~ g_i g_j`` from the rates the trainer sees (THEORY §2).
+
+    ``"uniform"``: g = 1 (Setting 3.1: every pair weighted equally). ``"pair-rate"``: ``g_i = a_i ** power``,
+    a_i = sum_j A_ij the rate at which word i is a centre of a positive pair. ``"geometric"``:
+    ``g_i = (a_i Q_i) ** (power / 2)``; at power 1, ``g g^T = a Q^T`` when a is proportional to Q, so
+    ``k g g^T`` is then the negative rate B. The scale of g does not change the embedding. Words with
+    ``a_i = 0`` (never in a window) get the smallest positive weight of the others.
+    """
+    if kind not in WORD_WEIGHTS:
+        raise ValueError(f"word weights must be one of {WORD_WEIGHTS}. Got {kind!r} instead.")
+    rate = np.asarray(pair_rate, dtype=np.float64)
+    if kind == "uniform":
+        return np.ones(len(rate))
+    base = rate if kind == "pair-rate" else rate * np.asarray(noise, dtype=np.float64)
+    exponent = float(power) if kind == "pair-rate" else float(power) / 2.0
+    positive = base > 0
+    if not positive.any():
+        return np.ones(len(rate))
+    base = np.where(positive, base, base[positive].min())
+    weights = np.exp(exponent * (np.log(base) - np.log(base).max()))   # largest weight 1
+    return np.maximum(weights, np.finfo(np.float64).tiny)
+
+
+def rank_one_weighted_embeddings(operator, weights, k, eig_power=0.5, **solver):
+    """Minimiser of ``sum_ij g_i g_j (w_i . w_j - M_ij)^2`` over V x k matrices W (Karkada et al. Prop. 2).
+
+    ``W = D^{-1/2} U' diag(sqrt(max(lambda', 0)))`` with (lambda', U') the top-k eigenpairs of
+    ``D^{1/2} M D^{1/2}`` by signed value (``D = diag(g)``): substituting ``Y = D^{1/2} W`` turns the
+    weighted loss into ``||Y Y^T - D^{1/2} M D^{1/2}||_F^2``. Returns (W, lambda', U'); `solver` goes to
+    :func:`top_eigenpairs`.
+    """
+    values, vectors = top_eigenpairs(ScaledOperator(operator, weights), k, **solver)
+    return embeddings_from_eigenpairs(values, vectors, eig_power, weights), values, vectors
 
 
 def singular_value_trajectory(eigenvalues, init_sq, times):

@@ -21,8 +21,9 @@ from gensim.utils import PICKLE_PROTOCOL
 
 from gensim_qwem._sgd import pair_table, sentences_to_indices, train_job
 from gensim_qwem.baselines import keyed_vectors
-from gensim_qwem.closed_form import (embeddings_from_eigenpairs, mode_onset_times,
+from gensim_qwem.closed_form import (WORD_WEIGHTS, ScaledOperator, embeddings_from_eigenpairs, mode_onset_times,
                                       singular_value_trajectory, top_eigenpairs)
+from gensim_qwem.closed_form import word_weights as closed_form_word_weights
 from gensim_qwem import persistence
 from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
 from gensim_qwem.gradient import FullBatchDescent, settled, step_size, top_eigenvalue_estimate
@@ -50,7 +51,7 @@ DENSE_WEIGHT_WORDS = 2048
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
 # build_vocab corpus kept for counting the statistics when first needed (counted before any save)
 TRANSIENT = ("_statistics_corpus", "_loss_lock", "_uniform", "_noise_table", "_worker_error", "_spectrum_cache",
-             "_epoch_threads", "_progress_queue")
+             "_epoch_threads", "_progress_queue", "_weighted_spectrum_cache")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -493,18 +494,35 @@ class QWEM(Word2Vec):
         return np.asarray(self.wv.expandos["count"], dtype=np.int64)
 
     # ------------------------------------------------------------------ closed form
-    def analytic_solution(self, vector_size=None, replace=False, tol=1e-3):
-        """Embeddings that uniform-weighted training converges to: ``W* = U_d sqrt(max(lambda, 0))``.
+    def analytic_solution(self, vector_size=None, replace=False, tol=1e-3, word_weights="pair-rate",
+                          weight_power=0.25, eig_power=0.5):
+        """Closed-form embeddings: ``W = D^{-1/2} U_d diag(max(lambda, 0) ** eig_power)``.
+
+        (lambda, U_d) are the top-d eigenpairs by signed value of ``D^{1/2} M* D^{1/2}``, D = diag(g) the
+        word weights. With ``eig_power=0.5`` W minimises ``sum_ij g_i g_j (w_i . w_j - M*_ij)^2`` over all
+        V x d matrices (Karkada et al. 2025, Prop. 2; THEORY §4 when g = 1).
 
         Parameters
         ----------
         vector_size : int, optional
             Number of eigen-directions d (default: the model's ``vector_size``).
         replace : bool
-            Also write W* into the model's weights, so ``model.wv`` evaluates it and training continues
+            Also write W into the model's weights, so ``model.wv`` evaluates it and training continues
             from it (requires ``vector_size`` equal to the model's).
         tol : float
             Relative accuracy of the Lanczos eigensolver.
+        word_weights : {'pair-rate', 'uniform', 'geometric'}
+            g of the rank-one pair weights ``g_i g_j`` (:func:`~gensim_qwem.closed_form.word_weights`).
+            ``'pair-rate'`` (default): ``g_i = a_i ** weight_power`` with a_i = sum_j A_ij the word's
+            positive-pair rate. ``'uniform'`` (g = 1) is the paper's Setting 3.1, ``||W W^T - M*||_F^2``:
+            the end point of ``weighting='uniform'`` training and of the dynamics (:meth:`spectrum`).
+            ``'geometric'``: ``g_i = (a_i Q_i) ** (weight_power / 2)``. The default won on nested slices
+            of enwiki17m, its lead over 'uniform' growing with the corpus (benchmarks/results/scaling_*).
+        weight_power : float
+            Exponent of the non-uniform word weights (ignored for 'uniform'); default 0.25.
+        eig_power : float
+            p of ``lambda ** p``: 0.5 is the minimiser above; other values rescale the learned directions
+            (hyperwords' ``U S^p``) and minimise no loss of their own.
 
         Returns
         -------
@@ -519,12 +537,32 @@ class QWEM(Word2Vec):
         if replace and dim != self.wv.vector_size:
             raise ValueError(f"replace=True needs vector_size == model.vector_size ({self.wv.vector_size}). "
                              f"Got {dim} instead.")
-        eigenvalues, eigenvectors = self.spectrum(dim, tol=tol)
-        kv = self._keyed_vectors(embeddings_from_eigenpairs(eigenvalues, eigenvectors))
+        if word_weights not in WORD_WEIGHTS:
+            raise _param_error("word_weights", f"one of {WORD_WEIGHTS}", word_weights)
+        _check_real("weight_power", weight_power, -np.inf)
+        _check_real("eig_power", eig_power, -np.inf)
+        eigenvalues, eigenvectors, weights = self._closed_form_spectrum(dim, tol, word_weights, weight_power)
+        kv = self._keyed_vectors(embeddings_from_eigenpairs(eigenvalues, eigenvectors, eig_power, weights))
         if replace:
             self.wv.vectors[...] = kv.vectors
             self.wv.norms = None
         return kv
+
+    def _closed_form_spectrum(self, k, tol, word_weights, weight_power):
+        """Top-k eigenpairs of D^{1/2} M* D^{1/2} and g (None when uniform), the last weighted solve cached."""
+        if word_weights == "uniform":
+            return (*self.spectrum(k, tol=tol), None)
+        key = (tol, weakref.ref(self._current_statistics()), self.negative, self.ns_exponent, len(self.wv),
+               word_weights, float(weight_power))
+        cached = getattr(self, "_weighted_spectrum_cache", None)
+        if cached is None or cached[0] != key or len(cached[1]) < k:
+            operator = self.target_operator()
+            weights = closed_form_word_weights(word_weights, operator.pair_rate, operator.noise, weight_power)
+            eigenvalues, eigenvectors = top_eigenpairs(ScaledOperator(operator, weights), k, tol=tol, seed=self.seed)
+            signs = np.sign(eigenvectors[np.abs(eigenvectors).argmax(axis=0), np.arange(k)])
+            cached = self._weighted_spectrum_cache = (key, eigenvalues, eigenvectors * signs, weights)
+        self.eigenvalues_ = cached[1][:k]   # lambda' of the last closed form, as spectrum() leaves lambda
+        return cached[1][:k], cached[2][:, :k], cached[3]
 
     def _keyed_vectors(self, weights):
         """KeyedVectors with this model's vocabulary, order and word attributes, holding `weights`."""

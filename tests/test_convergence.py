@@ -15,7 +15,7 @@ def train(corpus, **params):
     settings = dict(min_count=1, sample=0, workers=1, seed=1, weighting="uniform", trainer="sgd")
     settings.update(params)
     model = QWEM(corpus, **settings)
-    return model, model.analytic_solution()
+    return model, model.analytic_solution(word_weights="uniform")   # Setting 3.1: what uniform weights converge to
 
 
 def test_planted_topics_converge_to_the_closed_form(planted_corpus):

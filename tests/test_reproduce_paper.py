@@ -21,7 +21,7 @@ def test_reproduce_paper_writes_report_and_figures(tmp_path):
         "--init-scale", "0.001", "--modes", "3", "--workers", "1", "--out", str(out), "--work", str(tmp_path)])
     report = json.loads((tmp_path / "report.json").read_text())
     assert set(report["results"]) == {"word2vec", "QWEM trained", "QWEM closed form", "SVD(PPMI)", "SVD(PMI)",
-                                      reproduce_paper.CONSTANT_PHASE}
+                                      reproduce_paper.CONSTANT_PHASE, reproduce_paper.DEFAULT_CLOSED_FORM}
     trace = report["qwem_training"]
     assert trace["diverged"] is None
     assert len(trace["times"]) == 1 + 2 * (2 + 1)             # start + 2 slices per epoch, 3 epochs
@@ -32,4 +32,5 @@ def test_reproduce_paper_writes_report_and_figures(tmp_path):
         assert os.path.dirname(path) == str(tmp_path / "figures") and os.path.getsize(path) > 1000
     text = out.read_text()
     assert "| QWEM closed form |" in text and "68.0" in text   # our row beside the paper's figure
+    assert f"| {reproduce_paper.DEFAULT_CLOSED_FORM} |" in text     # and the library's default weights
     assert any(name.endswith("shuffled_seed1.txt") for name in os.listdir(tmp_path))

@@ -1,0 +1,181 @@
+"""Rank-one weighted closed form (Karkada et al. Prop. 2) against a dense numpy twin, on small synthetic data.
+
+Known answer: ``W = D^{-1/2} U' sqrt(max(lambda', 0))`` with (lambda', U') the top eigenpairs of
+``D^{1/2} M* D^{1/2}`` minimises ``sum_ij g_i g_j (w_i . w_j - M*_ij)^2`` over every V x d matrix.
+"""
+import re
+
+import numpy as np
+import pytest
+
+from gensim_qwem import QWEM
+from gensim_qwem.closed_form import (ScaledOperator, embeddings_from_eigenpairs, rank_one_weighted_embeddings,
+                                     top_eigenpairs, word_weights)
+from gensim_qwem.cooccurrence import count_chunk
+from gensim_qwem.target import TargetOperator, dense_target
+
+
+def random_target(seed, vocab_size=60, n_tokens=30_000, window=4, negative=5):
+    """(TargetOperator, dense M*) of a random Zipf corpus."""
+    rng = np.random.default_rng(seed)
+    probabilities = 1.0 / np.arange(1, vocab_size + 1)
+    indices = rng.choice(vocab_size, n_tokens, p=probabilities / probabilities.sum()).astype(np.int32)
+    offsets = np.arange(0, n_tokens + 1, 50, dtype=np.int64)
+    counts = np.bincount(indices, minlength=vocab_size) + 1
+    A = count_chunk(indices, offsets, np.ones(vocab_size), window, True, vocab_size)
+    return TargetOperator(A, counts, negative, 0.75, threads=1), dense_target(A, counts, negative, 0.75)
+
+
+def dense_weighted_solution(M, g, d):
+    """The numpy twin: eigh of the dense D^{1/2} M D^{1/2}, top d by signed value, then D^{-1/2}."""
+    root = np.sqrt(g)
+    values, vectors = np.linalg.eigh(root[:, None] * M * root[None, :])
+    values, vectors = values[::-1][:d], vectors[:, ::-1][:, :d]
+    return vectors * np.sqrt(np.maximum(values, 0.0)) / root[:, None]
+
+
+def weighted_loss(W, M, g):
+    return float(np.sum(np.outer(g, g) * (W @ W.T - M) ** 2))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_scaled_operator_is_the_dense_product(seed):
+    operator, M = random_target(seed)
+    g = np.random.default_rng(seed).uniform(0.1, 3.0, len(M))
+    scaled = ScaledOperator(operator, g)
+    dense = np.sqrt(g)[:, None] * M * np.sqrt(g)[None, :]
+    X = np.random.default_rng(seed + 10).standard_normal((len(M), 11))
+    np.testing.assert_allclose(scaled.matmat(X), dense @ X, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(scaled.matvec(X[:, 0]), dense @ X[:, 0], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kind,power", [("pair-rate", 1.0), ("pair-rate", 0.5), ("geometric", 1.0)])
+def test_rank_one_weighted_solution_equals_the_dense_computation(seed, kind, power):
+    operator, M = random_target(seed)
+    g = word_weights(kind, operator.pair_rate, operator.noise, power)
+    W, _, _ = rank_one_weighted_embeddings(operator, g, 5, tol=1e-10)
+    expected = dense_weighted_solution(M, g, 5)
+    # W is fixed up to a rotation W O: compare the Gram matrices
+    np.testing.assert_allclose(W @ W.T, expected @ expected.T, rtol=1e-6, atol=1e-8 * np.abs(expected).max() ** 2)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_rank_one_weighted_solution_minimises_the_weighted_loss(seed):
+    """Better than every other rank-d W tried: random, the unweighted solution, perturbations, and a
+    gradient-descent run from random initialisation."""
+    operator, M = random_target(seed, vocab_size=40)
+    g = word_weights("pair-rate", operator.pair_rate, operator.noise, 1.0)
+    d = 4
+    W, _, _ = rank_one_weighted_embeddings(operator, g, d, tol=1e-12)
+    best = weighted_loss(W, M, g)
+    rng = np.random.default_rng(seed)
+    values, vectors = np.linalg.eigh(M)
+    unweighted = vectors[:, ::-1][:, :d] * np.sqrt(np.maximum(values[::-1][:d], 0))
+    assert best < weighted_loss(unweighted, M, g)
+    for _ in range(20):
+        assert best < weighted_loss(rng.standard_normal(W.shape) * W.std(), M, g)
+        assert best <= weighted_loss(W + 1e-3 * W.std() * rng.standard_normal(W.shape), M, g)
+    # gradient descent on the weighted loss from a random start does not get lower
+    G = np.outer(g, g)
+    V = rng.standard_normal(W.shape) * 0.1
+    step = 0.5 / (np.abs(G).sum(axis=1).max() * max(1.0, np.abs(M).max()) * 4)
+    for _ in range(3000):
+        V -= step * 4 * (G * (V @ V.T - M)) @ V
+    assert best <= weighted_loss(V, M, g) * (1 + 1e-9)
+
+
+def test_uniform_weights_are_the_unweighted_solution():
+    operator, M = random_target(0)
+    W, _, _ = rank_one_weighted_embeddings(operator, word_weights("uniform", operator.pair_rate, operator.noise),
+                                           5, tol=1e-10)
+    values, vectors = top_eigenpairs(operator, 5, tol=1e-10)
+    plain = embeddings_from_eigenpairs(values, vectors)
+    np.testing.assert_allclose(W @ W.T, plain @ plain.T, rtol=1e-8, atol=1e-10)
+
+
+def test_word_weights_formulas():
+    rate = np.array([4.0, 1.0, 0.25, 0.0])
+    noise = np.array([0.4, 0.3, 0.2, 0.1])
+    np.testing.assert_allclose(word_weights("uniform", rate, noise), np.ones(4))
+    # scale-free: largest weight 1; a word never in a window gets the smallest positive weight
+    np.testing.assert_allclose(word_weights("pair-rate", rate, noise, 0.5), [1.0, 0.5, 0.25, 0.25])
+    geometric = np.sqrt(rate * noise)
+    geometric[3] = geometric[2]
+    np.testing.assert_allclose(word_weights("geometric", rate, noise, 1.0), geometric / geometric.max())
+    with pytest.raises(ValueError, match="word weights must be one of"):
+        word_weights("frequency", rate, noise)
+
+
+def test_scaled_operator_rejects_bad_weights():
+    operator, _ = random_target(0, vocab_size=20)
+    with pytest.raises(ValueError, match="one weight per word"):
+        ScaledOperator(operator, np.ones(3))
+    with pytest.raises(ValueError, match="finite and > 0"):
+        ScaledOperator(operator, np.zeros(20))
+
+
+def test_eig_power_rescales_columns_and_keeps_negative_modes_zero():
+    values = np.array([4.0, 1.0, -2.0])
+    vectors = np.eye(4)[:, :3]
+    for power, expected in ((0.5, [2.0, 1.0, 0.0]), (0.25, [np.sqrt(2.0), 1.0, 0.0]), (0.0, [1.0, 1.0, 0.0])):
+        np.testing.assert_allclose(np.diag(embeddings_from_eigenpairs(values, vectors, power)[:3]), expected)
+
+
+# ---------------------------------------------------------------------------------------------- the model
+@pytest.fixture(scope="module")
+def small_model(planted_corpus):
+    model = QWEM(vector_size=4, min_count=1, sample=0, workers=1, seed=1)
+    model.build_vocab(planted_corpus)
+    return model
+
+
+def test_model_uniform_option_is_the_exact_setting_3_1(small_model):
+    """word_weights='uniform', eig_power=0.5 keeps today's exact answer: the top eigenpairs of dense M*."""
+    stats = small_model.statistics
+    M = dense_target(stats.cooccurrence, small_model.wv.expandos["count"], small_model.negative,
+                     small_model.ns_exponent)
+    kv = small_model.analytic_solution(word_weights="uniform", eig_power=0.5, tol=1e-10)
+    values, vectors = np.linalg.eigh(M)
+    expected = vectors[:, ::-1][:, :4] * np.sqrt(np.maximum(values[::-1][:4], 0))
+    W = kv.vectors.astype(np.float64)
+    np.testing.assert_allclose(W @ W.T, expected @ expected.T, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind,power", [("pair-rate", 0.5), ("geometric", 1.0)])
+def test_model_weighted_option_equals_the_dense_twin(small_model, kind, power):
+    stats = small_model.statistics
+    M = dense_target(stats.cooccurrence, small_model.wv.expandos["count"], small_model.negative,
+                     small_model.ns_exponent)
+    operator = small_model.target_operator()
+    g = word_weights(kind, operator.pair_rate, operator.noise, power)
+    W = small_model.analytic_solution(word_weights=kind, weight_power=power, tol=1e-10).vectors.astype(np.float64)
+    expected = dense_weighted_solution(M, g, 4)
+    np.testing.assert_allclose(W @ W.T, expected @ expected.T, rtol=1e-4, atol=1e-4 * np.abs(expected).max() ** 2)
+
+
+def test_model_caches_one_weighted_solve_across_eig_powers(small_model, monkeypatch):
+    import gensim_qwem.model as model_module
+    solves = []
+    real = model_module.top_eigenpairs
+    monkeypatch.setattr(model_module, "top_eigenpairs", lambda op, k, **kw: solves.append(k) or real(op, k, **kw))
+    small_model._weighted_spectrum_cache = None
+    first = small_model.analytic_solution(word_weights="pair-rate", weight_power=0.75, eig_power=0.5)
+    second = small_model.analytic_solution(word_weights="pair-rate", weight_power=0.75, eig_power=0.25)
+    assert len(solves) == 1
+    assert not np.allclose(first.vectors, second.vectors)
+    small_model.analytic_solution(word_weights="pair-rate", weight_power=0.5)
+    assert len(solves) == 2
+
+
+@pytest.mark.parametrize("kwargs,error,text", [
+    (dict(word_weights="frequency"), ValueError,
+     "The 'word_weights' parameter of QWEM must be one of ('uniform', 'pair-rate', 'geometric'). "
+     "Got 'frequency' instead."),
+    (dict(weight_power=True), TypeError, "The 'weight_power' parameter of QWEM must be a number"),
+    (dict(eig_power=float("nan")), ValueError, "The 'eig_power' parameter of QWEM must be a number"),
+    (dict(eig_power="0.5"), TypeError, "The 'eig_power' parameter of QWEM must be a number"),
+])
+def test_model_rejects_bad_closed_form_options(small_model, kwargs, error, text):
+    with pytest.raises(error, match=re.escape(text)):
+        small_model.analytic_solution(**kwargs)
