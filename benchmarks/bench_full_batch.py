@@ -73,6 +73,8 @@ def main(argv=None):
     parser.add_argument("--alpha", type=float, default=None, help="step in units of 1/lambda_1 (QWEM's default, 1)")
     parser.add_argument("--steps", type=int, default=None, help="gradient_steps (default: until converged)")
     parser.add_argument("--tol", type=float, default=None, help="gradient_tol (QWEM's default, 1e-3)")
+    parser.add_argument("--checkpoints", default="",
+                        help="comma-separated step counts at which W is kept and scored too, e.g. 100,200,400")
     parser.add_argument("--modes", type=int, default=10, help="modes whose onset is checked and drawn (10)")
     parser.add_argument("--gensim", action="store_true", help="also time gensim's Word2Vec(sg=1), 3 epochs")
     parser.add_argument("--workers", type=int, default=2)
@@ -112,20 +114,25 @@ def main(argv=None):
     timings["eigensolve (measurement only; also the closed form's solve)"] = time.perf_counter() - start
     closed = model.analytic_solution()
 
+    checkpoints = {int(step) for step in args.checkpoints.split(",") if step.strip()}
+
     class Recorder(CallbackAny2Vec):
         def __init__(self):
-            self.times, self.modes, self.seconds = [], [], 0.0
+            self.times, self.modes, self.seconds, self.kept, self.start = [], [], 0.0, {}, time.perf_counter()
 
         def record(self, trained):
             tic = time.perf_counter()
             self.times.append(trained.flow_time)
             self.modes.append(np.linalg.norm(eigenvectors.T @ trained.wv.vectors.astype(np.float64), axis=1))
+            if len(self.times) - 1 in checkpoints:   # (W, t, training seconds so far without the recording)
+                self.kept[len(self.times) - 1] = (trained.wv.vectors.copy(), trained.flow_time,
+                                                  tic - self.start - self.seconds)
             self.seconds += time.perf_counter() - tic
 
         on_train_begin = on_epoch_end = record
 
     recorder = Recorder()
-    start = time.perf_counter()
+    start = recorder.start = time.perf_counter()
     model.train(corpus, total_examples=model.corpus_count, epochs=model.epochs, callbacks=[recorder])
     timings["training (full-batch steps, recording excluded)"] = time.perf_counter() - start - recorder.seconds
     timings["recording (callback)"] = recorder.seconds
@@ -144,9 +151,18 @@ def main(argv=None):
     for label, kv in (("trained", model.wv), ("closed form", closed)):
         evaluations[label] = (evaluate_all(kv, paths, len(model.wv)) if args.setting == "paper"
                               else evaluate(kv, paths))
+    from gensim_qwem.baselines import keyed_vectors
+    progress = []
+    for step, (vectors, t, seconds) in sorted(recorder.kept.items()):
+        kv = keyed_vectors(model.wv.index_to_key, vectors)
+        scores = evaluate_all(kv, paths, len(model.wv)) if args.setting == "paper" else evaluate(kv, paths)
+        progress.append(dict(step=step, t=t, training_seconds=seconds, scores=scores,
+                             gram_relative_error=gram_distance(vectors, closed.vectors),
+                             top10_subspace_overlap=subspace_overlap(vectors, eigenvectors, 10)))
     agreement = dict(gram_relative_error=gram_distance(model.wv.vectors, closed.vectors),
                      top10_subspace_overlap=subspace_overlap(model.wv.vectors, eigenvectors, 10),
-                     max_onset_error=max(abs(o["relative_error"]) for o in onsets if o["relative_error"] is not None))
+                     max_onset_error=max([abs(o["relative_error"]) for o in onsets if o["relative_error"] is not None],
+                                         default=None))
     gensim_result = None
     if args.gensim:
         w2v = Word2Vec(sg=1, hs=0, negative=5, epochs=3, **settings)
@@ -167,7 +183,7 @@ def main(argv=None):
                   machine=machine, setting=args.setting, settings=dict(settings, **extra), alpha=model.alpha,
                   vocab_size=len(model.wv), tokens=int(model.corpus_total_words), nnz=int(statistics.cooccurrence.nnz),
                   steps=steps, flow_time=model.flow_time, timings=timings, peak_rss_mib=peak_rss_mib(),
-                  evaluations=evaluations, agreement=agreement, onsets=onsets, gensim=gensim_result,
+                  evaluations=evaluations, agreement=agreement, progress=progress, onsets=onsets, gensim=gensim_result,
                   eigenvalues=[float(v) for v in eigenvalues], init_sq=model.init_sq, figure=figure,
                   trace=dict(times=times.tolist(), modes=modes[:, :args.modes].tolist(), losses=model.epoch_losses))
     with open(os.path.splitext(out)[0] + ".json", "w") as handle:
@@ -214,10 +230,17 @@ def markdown(report):
                   f"| ratio QWEM trained / gensim | {qwem_total / g:.2f}x |"]
     lines += ["", "| vectors | analogy, paper all-pairs % | Google analogy, gensim protocol % | WS353 ρ | SimLex ρ |",
               "|---|--:|--:|--:|--:|"] + _score_rows(report)
+    if report["progress"]:
+        lines += ["", "| after step | t | training s (no recording) | analogy % | Gram distance | top-10 overlap |",
+                  "|--:|--:|--:|--:|--:|--:|"]
+        for p in report["progress"]:
+            score = p["scores"]["all-pairs"]["accuracy"] if report["setting"] == "paper" else p["scores"]["analogy"]
+            lines.append(f"| {p['step']} | {p['t']:.4f} | {p['training_seconds']:.0f} | {100 * score:.1f} "
+                         f"| {p['gram_relative_error']:.4f} | {p['top10_subspace_overlap']:.4f} |")
     lines += ["", f"- trained vs closed form: relative Gram distance ||W W^T - W* W*^T||_F / ||W* W*^T||_F = "
                   f"{a['gram_relative_error']:.4f}; top-10 subspace overlap {a['top10_subspace_overlap']:.4f}",
-              f"- mode onsets (||u_k^T W|| = sqrt(lambda_k)/2), observed vs predicted s_k(t): largest relative error "
-              f"{100 * a['max_onset_error']:.1f}%", "",
+              "- mode onsets (||u_k^T W|| = sqrt(lambda_k)/2), observed vs predicted s_k(t): largest relative error "
+              + ("-" if a["max_onset_error"] is None else f"{100 * a['max_onset_error']:.1f}%"), "",
               "| mode | lambda_k | observed t | predicted t | error |", "|--:|--:|--:|--:|--:|"]
     for o in report["onsets"]:
         err = "-" if o["relative_error"] is None else f"{100 * o['relative_error']:+.1f}%"
