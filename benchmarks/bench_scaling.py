@@ -301,8 +301,8 @@ def main(argv=None):
     if not os.path.isfile(args.corpus):
         parser.error(f"corpus {args.corpus!r} is not a file")
     machine = machine_info()
-    out_md = args.out or os.path.join(
-        HERE, "results", f"scaling_{machine['date'][:10]}_{_slug(os.path.splitext(os.path.basename(args.corpus))[0])}.md")
+    corpus_name = _slug(os.path.splitext(os.path.basename(args.corpus))[0])
+    out_md = args.out or os.path.join(HERE, "results", f"scaling_{machine['date'][:10]}_{corpus_name}.md")
     cuts = slice_lines(args.corpus, sizes)
     slices = {}
     for size, label in zip(sizes, [s.strip() for s in args.sizes.split(",") if s.strip()]):

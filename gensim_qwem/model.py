@@ -516,8 +516,10 @@ class QWEM(Word2Vec):
             ``'pair-rate'`` (default): ``g_i = a_i ** weight_power`` with a_i = sum_j A_ij the word's
             positive-pair rate. ``'uniform'`` (g = 1) is the paper's Setting 3.1, ``||W W^T - M*||_F^2``:
             the end point of ``weighting='uniform'`` training and of the dynamics (:meth:`spectrum`).
-            ``'geometric'``: ``g_i = (a_i Q_i) ** (weight_power / 2)``. The default won on nested slices
-            of enwiki17m, its lead over 'uniform' growing with the corpus (benchmarks/results/scaling_*).
+            ``'geometric'``: ``g_i = (a_i Q_i) ** (weight_power / 2)``. The default was the best on the
+            full enwiki17m (17M tokens: 36.5% Google analogies against 36.1% for 'uniform') and 0.3-0.9
+            points below 'uniform' on its 2M-8M token slices and in the paper's setting
+            (benchmarks/results/scaling_2026-12-02_enwiki17m.md).
         weight_power : float
             Exponent of the non-uniform word weights (ignored for 'uniform'); default 0.25.
         eig_power : float
