@@ -494,7 +494,7 @@ class QWEM(Word2Vec):
         return np.asarray(self.wv.expandos["count"], dtype=np.int64)
 
     # ------------------------------------------------------------------ closed form
-    def analytic_solution(self, vector_size=None, replace=False, tol=1e-3, word_weights="pair-rate",
+    def analytic_solution(self, vector_size=None, replace=False, tol=1e-3, word_weights="uniform",
                           weight_power=0.25, eig_power=0.5):
         """Closed-form embeddings: ``W = D^{-1/2} U_d diag(max(lambda, 0) ** eig_power)``.
 
@@ -511,17 +511,17 @@ class QWEM(Word2Vec):
             from it (requires ``vector_size`` equal to the model's).
         tol : float
             Relative accuracy of the Lanczos eigensolver.
-        word_weights : {'pair-rate', 'uniform', 'geometric'}
+        word_weights : {'uniform', 'pair-rate', 'geometric'}
             g of the rank-one pair weights ``g_i g_j`` (:func:`~gensim_qwem.closed_form.word_weights`).
-            ``'pair-rate'`` (default): ``g_i = a_i ** weight_power`` with a_i = sum_j A_ij the word's
-            positive-pair rate. ``'uniform'`` (g = 1) is the paper's Setting 3.1, ``||W W^T - M*||_F^2``:
-            the end point of ``weighting='uniform'`` training and of the dynamics (:meth:`spectrum`).
-            ``'geometric'``: ``g_i = (a_i Q_i) ** (weight_power / 2)``. The default was the best on the
-            full enwiki17m (17M tokens: 36.5% Google analogies against 36.1% for 'uniform') and 0.3-0.9
-            points below 'uniform' on its 2M-8M token slices and in the paper's setting
-            (benchmarks/results/scaling_2026-12-02_enwiki17m.md).
+            ``'uniform'`` (default, g = 1) is the paper's Setting 3.1, ``||W W^T - M*||_F^2``: the end
+            point of ``weighting='uniform'`` training and of the dynamics (:meth:`spectrum`).
+            ``'pair-rate'``: ``g_i = a_i ** weight_power`` with a_i = sum_j A_ij the word's positive-pair
+            rate; ``'geometric'``: ``g_i = (a_i Q_i) ** (weight_power / 2)``. 'pair-rate' at 0.25 scored
+            36.5% Google analogies on the full enwiki17m against 36.1% for 'uniform', but 0.3-0.9 points
+            below it on the 2M-8M token slices and in the paper's setting
+            (benchmarks/results/scaling_2026-12-02_enwiki17m.md), so the default stays 'uniform'.
         weight_power : float
-            Exponent of the non-uniform word weights (ignored for 'uniform'); default 0.25.
+            Exponent of the non-uniform word weights (ignored for 'uniform').
         eig_power : float
             p of ``lambda ** p``: 0.5 is the minimiser above; other values rescale the learned directions
             (hyperwords' ``U S^p``) and minimise no loss of their own.
