@@ -69,15 +69,16 @@ class FullBatchDescent:
         out); the relative gradient ``||M* W - W W^T W||_F / ||W W^T W||_F`` is 0 at a stationary point.
         """
         gram = W.T @ W
-        target_times_W = self.operator.matmat(W)                 # M* W = S W - 2 1 (1^T W)
-        loss = 0.25 * (np.sum(gram * gram) - 2.0 * np.sum(W * target_times_W))
+        descent = np.ascontiguousarray(self.operator.matmat(W))   # M* W = S W - 2 1 (1^T W)
+        loss = 0.25 * (np.vdot(gram, gram) - 2.0 * np.vdot(W, descent))
         cubic = W @ gram
-        descent = target_times_W - cubic                          # -2 grad L
+        descent -= cubic                                          # -2 grad L
         relative_gradient = np.linalg.norm(descent) / max(np.linalg.norm(cubic), np.finfo(float).tiny)
-        descent += 2.0 * W.sum(axis=0)                           # S W - W W^T W: 1 (1^T W) is implicit
-        W_next = W + (0.5 * eta) * descent
+        descent += 2.0 * W.sum(axis=0)                            # S W - W W^T W: 1 (1^T W) is implicit
+        descent *= 0.5 * eta
+        W_next = np.add(W, descent, out=descent)
         size = W.shape[0]
-        W_next -= (eta / (1.0 + eta * size)) * W_next.sum(axis=0)    # implicit Euler along 1: (I + eta V P_1)^-1
+        W_next -= (eta / (1.0 + eta * size)) * W_next.sum(axis=0)   # implicit Euler along 1: (I + eta V P_1)^-1
         return W_next, loss, gram, relative_gradient
 
 
