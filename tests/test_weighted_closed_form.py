@@ -11,19 +11,13 @@ import pytest
 from gensim_qwem import QWEM
 from gensim_qwem.closed_form import (ScaledOperator, embeddings_from_eigenpairs, rank_one_weighted_embeddings,
                                      top_eigenpairs, word_weights)
-from gensim_qwem.cooccurrence import count_chunk
-from gensim_qwem.target import TargetOperator, dense_target
+from gensim_qwem.target import dense_target
+from test_eigensolver import target_of_random_corpus
 
 
-def random_target(seed, vocab_size=60, n_tokens=30_000, window=4, negative=5):
-    """(TargetOperator, dense M*) of a random Zipf corpus."""
-    rng = np.random.default_rng(seed)
-    probabilities = 1.0 / np.arange(1, vocab_size + 1)
-    indices = rng.choice(vocab_size, n_tokens, p=probabilities / probabilities.sum()).astype(np.int32)
-    offsets = np.arange(0, n_tokens + 1, 50, dtype=np.int64)
-    counts = np.bincount(indices, minlength=vocab_size) + 1
-    A = count_chunk(indices, offsets, np.ones(vocab_size), window, True, vocab_size)
-    return TargetOperator(A, counts, negative, 0.75, threads=1), dense_target(A, counts, negative, 0.75)
+def random_target(seed, vocab_size=60):
+    """(TargetOperator, dense M*) of a random Zipf corpus (the eigensolver tests' helper)."""
+    return target_of_random_corpus(seed, vocab_size)
 
 
 def dense_weighted_solution(M, g, d):
