@@ -612,7 +612,8 @@ def _training_length(model):
 
 
 def _add_trainer_arguments(parser, default):
-    parser.add_argument("--trainer", choices=("gradient", "sgd"), default=default,
+    from gensim_qwem.model import TRAINERS
+    parser.add_argument("--trainer", choices=TRAINERS, default=default,
                         help="'gradient': full-batch gradient descent on the pair statistics (weighting "
                              "'uniform' only; reaches the closed form); 'sgd': word2vec-style passes over the "
                              "corpus (default: 'gradient' for weighting 'uniform', 'sgd' for 'none')")

@@ -151,11 +151,11 @@ class QWEM(Word2Vec):
         weighting='none'. ``'gradient'`` (the default with weighting='uniform', which it requires) counts
         the pair statistics in one pass over the corpus, then takes full-batch gradient steps on the
         expected uniform loss, ``W += eta (M* W - W W^T W) / 2`` with ``eta`` up to ``alpha / lambda_1``
-        (smaller while the top modes switch on; :mod:`gensim_qwem.gradient`): the update uniform SGD makes
-        on average, without its variance,
-        from the same random start, learning the eigen-directions one after the other along the
-        predicted ``s_k(t)`` (``t`` is ``model.flow_time``). Each step is an "epoch" for the callbacks;
-        `epochs`, `min_alpha` and `max_weight` do not apply. Its end point is :meth:`analytic_solution`.
+        (smaller while the top modes switch on; :mod:`gensim_qwem.gradient`): the update uniform SGD
+        makes on average, without its variance. From the random start it learns the eigen-directions one
+        after the other along the predicted ``s_k(t)`` (``t`` is ``model.flow_time``). Each step is an
+        "epoch" for the callbacks; `epochs`, `min_alpha` and `max_weight` do not apply. Its end point is
+        :meth:`analytic_solution`.
     gradient_steps : int, optional
         trainer='gradient': steps per :meth:`train` call. Default (None): until converged (see
         `gradient_tol`), at most 2000.
