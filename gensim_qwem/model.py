@@ -662,6 +662,11 @@ class QWEM(Word2Vec):
         job queue as `corpus_iterable`, so both give identical results for the same seed. After each
         epoch the weights are checked; non-finite weights raise :class:`TrainingDivergedError` and
         the weights of the last finite epoch are restored.
+
+        With trainer='gradient' the corpus is read once, for the pair statistics (and not at all when
+        they exist), then full-batch steps run (see the class's `trainer`); `epochs`, `start_alpha`,
+        `end_alpha` and `total_examples` do not apply, callbacks see one epoch per step, and the return
+        value is (0, 0): no word is trained pair by pair.
         """
         self._check_model_parameters(epochs=epochs if epochs is not None else self.epochs)
         if start_alpha is not None:
