@@ -24,7 +24,6 @@ Usage::
     python benchmarks/bench_full_batch.py /work/data/enwiki17m.txt --setting default --gensim
 """
 import argparse
-import json
 import logging
 import math
 import os
@@ -36,7 +35,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from bench_vs_gensim import eval_data_path, evaluate, machine_info, peak_rss_mib  # noqa: E402
+from bench_vs_gensim import eval_data_path, evaluate, machine_info, peak_rss_mib, write_report  # noqa: E402
 from reproduce_paper import LineRange, evaluate_all, gram_distance, line_offsets  # noqa: E402
 
 logger = logging.getLogger("bench_full_batch")
@@ -181,24 +180,23 @@ def main(argv=None):
 
     report = dict(command="python " + " ".join([os.path.relpath(__file__)] + (sys.argv[1:] if argv is None else argv)),
                   machine=machine, setting=args.setting, settings=dict(settings, **extra), alpha=model.alpha,
-                  vocab_size=len(model.wv), tokens=int(model.corpus_total_words), nnz=int(statistics.cooccurrence.nnz),
+                  vocab_size=len(model.wv), tokens=int(model.corpus_total_words), nnz=int(statistics.nnz),
                   steps=steps, flow_time=model.flow_time, timings=timings, peak_rss_mib=peak_rss_mib(),
                   evaluations=evaluations, agreement=agreement, progress=progress, onsets=onsets, gensim=gensim_result,
                   eigenvalues=[float(v) for v in eigenvalues], init_sq=model.init_sq, figure=figure,
                   trace=dict(times=times.tolist(), modes=modes[:, :args.modes].tolist(), losses=model.epoch_losses))
-    with open(os.path.splitext(out)[0] + ".json", "w") as handle:
-        json.dump(report, handle, default=float)
-    with open(out, "w") as handle:
-        handle.write(markdown(report))
-    print(markdown(report))
+    text = markdown(report)
+    write_report(out, text, report, default=float)
+    print(text)
 
 
 def _score_rows(report):
     rows = []
     for label, result in report["evaluations"].items():
         if report["setting"] == "paper":
-            rows.append(f"| {label} | {100 * result['all-pairs']['accuracy']:.1f} | {100 * result['gensim']['accuracy']:.1f} "
-                        f"| {result['wordsim353']['spearman']:.3f} | {result['simlex999']['spearman']:.3f} |")
+            rows.append(f"| {label} | {100 * result['all-pairs']['accuracy']:.1f} "
+                        f"| {100 * result['gensim']['accuracy']:.1f} | {result['wordsim353']['spearman']:.3f} "
+                        f"| {result['simlex999']['spearman']:.3f} |")
         else:
             rows.append(f"| {label} | - | {100 * result['analogy']:.1f} | {result['wordsim353']:.3f} "
                         f"| {result['simlex999']:.3f} |")

@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from bench_vs_gensim import (COMMON, _jsonable, current_rss_mib, eval_data_path, evaluate,  # noqa: E402
-                             machine_info, peak_rss_mib, run_config)
+                             machine_info, peak_rss_mib, run_config, write_report)
 
 PHASES = ("vocab", "counting", "eigensolve")
 RSS_TARGET = 3.0      # issue 10: peak RSS of the closed form <= 3x gensim's
@@ -261,11 +261,7 @@ def main(argv=None):
     print(text)
     out = args.out or os.path.join(HERE, "results", f"memory_{machine['date'][:10]}_"
                                    f"{os.path.splitext(os.path.basename(args.corpus))[0]}.md")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, "w") as handle:
-        handle.write(text)
-    with open(os.path.splitext(out)[0] + ".json", "w") as handle:
-        json.dump(report, handle, indent=1, default=_jsonable)
+    write_report(out, text, report)
     logger.info("wrote %s", out)
     return 0 if all("error" not in r.get(c, {}) for r in slices for c in configs) else 1
 

@@ -36,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from bench_vs_gensim import (COMMON, _jsonable, _slug, cpu_seconds, eval_data_path, evaluate,  # noqa: E402
-                             machine_info, peak_rss_mib, run_child)
+                             machine_info, peak_rss_mib, run_child, write_report)
 
 logger = logging.getLogger("bench_scaling")
 CONFIGS = ("gensim", "qwem-none", "closed-form")
@@ -338,11 +338,7 @@ def main(argv=None):
         logger.warning("no figure (%s); install the [plot] extra", error)
     text = markdown(report)
     print(text)
-    os.makedirs(os.path.dirname(os.path.abspath(out_md)), exist_ok=True)
-    with open(out_md, "w") as fh:
-        fh.write(text)
-    with open(os.path.splitext(out_md)[0] + ".json", "w") as fh:
-        json.dump(report, fh, indent=1, default=_jsonable)
+    write_report(out_md, text, report)
     logger.info("wrote %s", out_md)
     return 0 if all("error" not in r for s in slices.values() for k, r in s.items() if isinstance(r, dict)) else 1
 

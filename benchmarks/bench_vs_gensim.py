@@ -223,6 +223,17 @@ def _jsonable(value):
         return repr(value)
 
 
+def write_report(out_md, text, report, default=_jsonable):
+    """Write the markdown `text` to `out_md` and the raw `report` as JSON beside it; returns the JSON path."""
+    os.makedirs(os.path.dirname(os.path.abspath(out_md)), exist_ok=True)
+    with open(out_md, "w") as handle:
+        handle.write(text)
+    out_json = os.path.splitext(out_md)[0] + ".json"
+    with open(out_json, "w") as handle:
+        json.dump(report, handle, indent=1, default=default)
+    return out_json
+
+
 def _threadpools():
     try:
         from threadpoolctl import threadpool_info
@@ -537,12 +548,7 @@ def main(argv=None):
     }
     text = markdown(report)
     print(text)
-    os.makedirs(os.path.dirname(os.path.abspath(out_md)), exist_ok=True)
-    with open(out_md, "w") as fh:
-        fh.write(text)
-    out_json = os.path.splitext(out_md)[0] + ".json"
-    with open(out_json, "w") as fh:
-        json.dump(report, fh, indent=1, default=_jsonable)
+    out_json = write_report(out_md, text, report)
     logger.info("wrote %s and %s", out_md, out_json)
     return 0 if all("error" not in r for r in results.values()) else 1
 

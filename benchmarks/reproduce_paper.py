@@ -43,7 +43,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from bench_vs_gensim import eval_data_path, machine_info  # noqa: E402
+from bench_vs_gensim import eval_data_path, machine_info, write_report  # noqa: E402
 
 logger = logging.getLogger("reproduce_paper")
 
@@ -600,13 +600,10 @@ def main(argv=None):
         "qwem_training": dict(trace, init_sq=model.init_sq, t_end=trace["times"][-1], t_per_epoch=t_per_epoch,
                               tau_d=tau_d, tau=[float(v) for v in tau], anneal_from=anneal_from),
     }
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(os.path.splitext(out)[0] + ".json", "w") as handle:
-        json.dump(report, handle, indent=1, default=float)
-    with open(out, "w") as handle:
-        handle.write(markdown(report))
+    text = markdown(report)
+    write_report(out, text, report, default=float)
     logger.info("wrote %s", out)
-    print(markdown(report))
+    print(text)
     return 0
 
 

@@ -446,9 +446,9 @@ def _cmd_demo(args):
     path = datapath("lee_background.cor")
     _check_input_file(path, "gensim's Lee corpus")
     corpus = LineSentence(path)
+    alpha = DEMO_SGD_ALPHA if args.alpha is None and args.trainer == "sgd" else args.alpha   # None: the trainer's
     model = QWEM(vector_size=args.vector_size, window=DEMO_SETTINGS["window"], min_count=args.min_count,
-                 epochs=args.epochs, alpha=DEMO_SGD_ALPHA if args.alpha is None and args.trainer == "sgd" else args.alpha,
-                 workers=args.workers, seed=args.seed, weighting=DEMO_SETTINGS["weighting"], trainer=args.trainer,
+                 epochs=args.epochs, alpha=alpha, workers=args.workers, seed=args.seed, weighting=DEMO_SETTINGS["weighting"], trainer=args.trainer,
                  gradient_steps=args.gradient_steps)
     tic = default_timer()
     model.build_vocab(corpus)
