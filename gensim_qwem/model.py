@@ -26,7 +26,8 @@ from gensim_qwem.closed_form import (WORD_WEIGHTS, ScaledOperator, embeddings_fr
 from gensim_qwem.closed_form import word_weights as closed_form_word_weights
 from gensim_qwem import persistence
 from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
-from gensim_qwem.gradient import FullBatchDescent, settled, step_size, top_eigenvalue_estimate
+from gensim_qwem.gradient import (FullBatchDescent, Refinement, modes_learned, settled, step_size,
+                                  top_eigenvalue_estimate)
 from gensim_qwem.persistence import atomic_save
 from gensim_qwem.target import (TargetOperator, alias_table, noise_distribution, pair_weight_total,
                                 uniform_weight_block)
@@ -163,6 +164,15 @@ class QWEM(Word2Vec):
         trainer='gradient': converged when ``||M* W - W W^T W||_F <= gradient_tol ||W W^T W||_F`` and no
         squared singular value of W moves by more than `gradient_tol` of itself per unit of ``lambda_1``
         time (so that a mode still growing out of a saddle keeps training going).
+    gradient_refinement : bool
+        trainer='gradient': once every mode of W has switched on (each squared singular value within a
+        factor 1.5 of its eigenvalue, so after every onset), go on with preconditioned heavy-ball steps
+        (:class:`gensim_qwem.gradient.Refinement`), each taken only if it lowers the loss. Plain steps
+        rotate the nearly equal eigen-directions at the cut d into place at a rate set by ``lambda_1``;
+        these converge at a rate set by the modes' own size (paper setting on enwiki17m: relative Gram
+        distance to the closed form 0.30 -> 0.10 in 80 steps, where plain steps took 700 steps to 0.16).
+        Those steps are not on the gradient flow's clock: ``flow_time`` goes on by the plain step
+        ``alpha / lambda_1`` per step, as a step count on the flow's scale. False: plain steps throughout.
     init_scale : float
         Standard deviation of the initial Gaussian weights. Small values make the stepwise,
         one-direction-at-a-time learning visible; the closed form does not depend on it.
@@ -205,7 +215,7 @@ class QWEM(Word2Vec):
             trim_rule=None, sorted_vocab=1, batch_words=MAX_WORDS_IN_BATCH, compute_loss=False, callbacks=(),
             comment=None, max_final_vocab=None, shrink_windows=True,
             weighting="none", init_scale=None, max_weight=100.0, negative_share=1, negative_draws=None,
-            trainer=None, gradient_steps=None, gradient_tol=1e-3,
+            trainer=None, gradient_steps=None, gradient_tol=1e-3, gradient_refinement=True,
     ):
         self.weighting = weighting
         self.trainer = WEIGHTING_DEFAULTS["trainer"].get(weighting, "sgd") if trainer is None else trainer
@@ -214,6 +224,7 @@ class QWEM(Word2Vec):
                 weighting, WEIGHTING_DEFAULTS["alpha"]["none"])
         self.gradient_steps = gradient_steps
         self.gradient_tol = gradient_tol
+        self.gradient_refinement = gradient_refinement
         self.flow_time = 0.0
         self.negative_share = negative_share
         self.negative_draws = negative_draws
@@ -277,6 +288,8 @@ class QWEM(Word2Vec):
             if self.gradient_steps is not None:
                 _check_int("gradient_steps", self.gradient_steps, 1)
             _check_real("gradient_tol", self.gradient_tol, 0.0)
+            if not isinstance(self.gradient_refinement, (bool, np.bool_)):
+                raise _param_error("gradient_refinement", "True or False", self.gradient_refinement, TypeError)
 
     def _noise_draws(self):
         """Noise words drawn per group of contexts: round(negative * negative_draws), at least `negative`."""
@@ -727,6 +740,8 @@ class QWEM(Word2Vec):
         for callback in callbacks:
             callback.on_train_begin(self)
         W, previous_sq, steps = self.wv.vectors.astype(np.float64), None, 0
+        # refinement: None before every mode has switched on, a Refinement while it lowers the loss, False after
+        refinement, floor, last_eta = None, 1e-6 * lambda_1, 0.0
         # ln(lambda_1 / s0^2), s0^2 = ||W||_F^2 / V: the energy of W along any one direction (THEORY §5)
         log_ratio = np.log(lambda_1 * len(W) / max(np.sum(W * W), np.finfo(float).tiny))
         next_report = default_timer() + 5.0
@@ -735,8 +750,16 @@ class QWEM(Word2Vec):
         while steps < (self.gradient_steps or MAX_GRADIENT_STEPS):
             for callback in callbacks:
                 callback.on_epoch_begin(self)
-            eta = step_size(self.flow_time, eta_max, log_ratio)
-            W_next, loss, gram, relative_gradient = descent.step(W, eta)
+            stepped = refinement.step() if refinement else None
+            if stepped is None:
+                if refinement:
+                    logger.info("FULL-BATCH: no refinement step lowers the loss at step %i; plain steps again", steps)
+                    refinement = False
+                eta = step_size(self.flow_time, eta_max, log_ratio)
+                stepped = descent.step(W, eta)
+            else:   # refinement steps are not on the flow's clock: t goes on by the plain step (see flow_time)
+                eta = eta_max
+            W_next, loss, gram, relative_gradient = stepped
             if not np.all(np.isfinite(W_next)):   # the model keeps the last finite step's weights
                 raise TrainingDivergedError(
                     f"QWEM full-batch training diverged at step {steps + 1} (alpha={self.alpha}): the weights "
@@ -754,9 +777,14 @@ class QWEM(Word2Vec):
             squares = np.linalg.eigvalsh(gram)
             # converged: a small gradient, and no mode still growing out of a saddle
             if self.gradient_steps is None and relative_gradient <= self.gradient_tol and previous_sq is not None \
-                    and settled(previous_sq, squares, eta * lambda_1, self.gradient_tol, floor=1e-6 * lambda_1):
+                    and settled(previous_sq, squares, eta * lambda_1, self.gradient_tol, floor=floor):
                 break
-            previous_sq = squares
+            if self.gradient_refinement and refinement is None and previous_sq is not None \
+                    and modes_learned(previous_sq, squares, last_eta, floor=floor):
+                logger.info("FULL-BATCH: every mode switched on by step %i (t = %.4g): preconditioned momentum "
+                            "steps from here", steps, self.flow_time)
+                refinement = Refinement(descent, W)
+            previous_sq, last_eta = squares, eta
             if default_timer() >= next_report:
                 logger.info("FULL-BATCH: %i steps, t = %.4g, loss %.6g, %.1fs", steps, self.flow_time, loss,
                             default_timer() - start)
@@ -977,6 +1005,7 @@ class QWEM(Word2Vec):
         state.setdefault("trainer", "sgd")
         state.setdefault("gradient_steps", None)
         state.setdefault("gradient_tol", 1e-3)
+        state.setdefault("gradient_refinement", False)   # files saved before it: plain steps throughout
         state.setdefault("flow_time", 0.0)
         self.__dict__.update(state)
         self._statistics_corpus = None
