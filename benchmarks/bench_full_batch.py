@@ -181,7 +181,8 @@ def main(argv=None):
     report = dict(command="python " + " ".join([os.path.relpath(__file__)] + (sys.argv[1:] if argv is None else argv)),
                   machine=machine, setting=args.setting, settings=dict(settings, **extra), alpha=model.alpha,
                   vocab_size=len(model.wv), tokens=int(model.corpus_total_words), nnz=int(statistics.nnz),
-                  steps=steps, flow_time=model.flow_time, timings=timings, peak_rss_mib=peak_rss_mib(),
+                  steps=steps, refined_steps=model.refined_steps, flow_time=model.flow_time, timings=timings,
+                  peak_rss_mib=peak_rss_mib(),
                   evaluations=evaluations, agreement=agreement, progress=progress, onsets=onsets, gensim=gensim_result,
                   eigenvalues=[float(v) for v in eigenvalues], init_sq=model.init_sq, figure=figure,
                   trace=dict(times=times.tolist(), modes=modes[:, :args.modes].tolist(), losses=model.epoch_losses))
@@ -218,7 +219,8 @@ def markdown(report):
              f"- {report['tokens']:,} tokens, vocabulary {report['vocab_size']:,}, {report['nnz']:,} nonzero pair "
              f"entries; settings {report['settings']}; step alpha = {report['alpha']:g} / lambda_1",
              f"- {report['steps']} full-batch steps from the random start to flow time t = {report['flow_time']:.4g} "
-             f"(s0^2 = {report['init_sq']:.3g}); peak RSS {report['peak_rss_mib']:.0f} MiB", "",
+             f"(s0^2 = {report['init_sq']:.3g}), {report.get('refined_steps', 0)} of them refinement steps "
+             f"(gradient_refinement); peak RSS {report['peak_rss_mib']:.0f} MiB", "",
              "| time | s |", "|---|--:|"]
     lines += [f"| {name} | {value:.1f} |" for name, value in t.items()]
     lines += [f"| **QWEM trained, end to end (vocabulary + counting + training)** | **{qwem_total:.1f}** |"]

@@ -172,7 +172,8 @@ class QWEM(Word2Vec):
         these converge at a rate set by the modes' own size (paper setting on enwiki17m: relative Gram
         distance to the closed form 0.30 -> 0.10 in 80 steps, where plain steps took 700 steps to 0.16).
         Those steps are not on the gradient flow's clock: ``flow_time`` goes on by the plain step
-        ``alpha / lambda_1`` per step, as a step count on the flow's scale. False: plain steps throughout.
+        ``alpha / lambda_1`` per step, as a step count on the flow's scale; ``model.refined_steps`` counts
+        them (last :meth:`train` call). False: plain steps throughout.
     init_scale : float
         Standard deviation of the initial Gaussian weights. Small values make the stepwise,
         one-direction-at-a-time learning visible; the closed form does not depend on it.
@@ -225,6 +226,7 @@ class QWEM(Word2Vec):
         self.gradient_steps = gradient_steps
         self.gradient_tol = gradient_tol
         self.gradient_refinement = gradient_refinement
+        self.refined_steps = 0   # of the last train() call's full-batch steps, how many were refinement steps
         self.flow_time = 0.0
         self.negative_share = negative_share
         self.negative_draws = negative_draws
@@ -742,6 +744,7 @@ class QWEM(Word2Vec):
         W, previous_sq, steps = self.wv.vectors.astype(np.float64), None, 0
         # refinement: None before every mode has switched on, a Refinement while it lowers the loss, False after
         refinement, floor, last_eta = None, 1e-6 * lambda_1, 0.0
+        self.refined_steps = 0
         # ln(lambda_1 / s0^2), s0^2 = ||W||_F^2 / V: the energy of W along any one direction (THEORY §5)
         log_ratio = np.log(lambda_1 * len(W) / max(np.sum(W * W), np.finfo(float).tiny))
         next_report = default_timer() + 5.0
@@ -759,6 +762,7 @@ class QWEM(Word2Vec):
                 stepped = descent.step(W, eta)
             else:   # refinement steps are not on the flow's clock: t goes on by the plain step (see flow_time)
                 eta = eta_max
+                self.refined_steps += 1
             W_next, loss, gram, relative_gradient = stepped
             if not np.all(np.isfinite(W_next)):   # the model keeps the last finite step's weights
                 raise TrainingDivergedError(
@@ -794,8 +798,8 @@ class QWEM(Word2Vec):
         self.total_train_time += elapsed
         for callback in callbacks:
             callback.on_train_end(self)
-        self.add_lifecycle_event("train", msg=f"{steps} full-batch gradient steps to t = {self.flow_time:.4g} in "
-                                              f"{elapsed:.1f}s")
+        self.add_lifecycle_event("train", msg=f"{steps} full-batch gradient steps ({self.refined_steps} of them "
+                                              f"refinement) to t = {self.flow_time:.4g} in {elapsed:.1f}s")
         return 0, 0
 
     def _prepare_uniform_weights(self, corpus_iterable, corpus_file):
@@ -1006,6 +1010,7 @@ class QWEM(Word2Vec):
         state.setdefault("gradient_steps", None)
         state.setdefault("gradient_tol", 1e-3)
         state.setdefault("gradient_refinement", False)   # files saved before it: plain steps throughout
+        state.setdefault("refined_steps", 0)
         state.setdefault("flow_time", 0.0)
         self.__dict__.update(state)
         self._statistics_corpus = None

@@ -167,6 +167,7 @@ def test_refinement_reaches_the_closed_form_sooner(lee_corpus, sample):
                      **dict(SETTINGS, sample=sample))
         closed = model.analytic_solution(word_weights="uniform")
         results[refine] = (len(model.epoch_losses), gram_relative_error(model.wv.vectors, closed.vectors))
+        assert (model.refined_steps > 0) == refine and model.refined_steps < len(model.epoch_losses)
         assert np.all(np.diff(model.epoch_losses) <= 1e-9 * np.abs(model.epoch_losses[:-1]))
     assert results[True][0] < 0.6 * results[False][0]
     assert results[True][1] < 0.5 * results[False][1] and results[True][1] < 0.01
