@@ -1,6 +1,7 @@
 """The memory-lean layout of the closed form (issue 10): A stored once as its float32 upper triangle,
 S computed inside the product kernels, row-sharded partial sums, a basis sized to the problem."""
 import pickle
+import platform
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -169,3 +170,14 @@ def test_basis_budget_follows_what_the_operator_stores(monkeypatch):
     monkeypatch.setattr(closed_form, "BASIS_RELATIVE", 2.0)
     Stored.stored_bytes = 100 * 2 ** 20
     assert closed_form.basis_budget(Stored()) == 200 * 2 ** 20
+
+
+def test_map_large_blocks_leaves_a_threshold_the_user_set(monkeypatch):
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert cooccurrence.map_large_blocks() is False
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536")
+    assert cooccurrence.map_large_blocks() is False
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")    # other tunables: still set here
+    set_here = cooccurrence.map_large_blocks()
+    assert set_here is (platform.libc_ver()[0] == "glibc")
