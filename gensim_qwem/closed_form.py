@@ -200,6 +200,7 @@ def block_lanczos(operator, k, tol=1e-3, seed=0, basis_size=None, max_products=N
                 H[:m, m - BLOCK:m] = C
                 H[m - BLOCK:m, :m] = C.T
                 new_block, R = _orthonormal_block(W, Q[:m], rows, rng, scale)
+                del W   # n x 8 each: dropped as soon as used, so the next product does not hold them too
                 if m >= next_check or m + BLOCK > basis_size or products >= max_products:
                     theta, S = scipy.linalg.eigh(H[:m, :m], subset_by_index=[m - keep, m - 1])
                     theta, S = theta[::-1], S[:, ::-1]
@@ -228,6 +229,7 @@ def block_lanczos(operator, k, tol=1e-3, seed=0, basis_size=None, max_products=N
                         m, restarts = keep, restarts + 1
                     next_check = m + max(2 * BLOCK, (k - done) // 2)
                 Q[m:m + BLOCK] = new_block.T
+                del new_block
                 H[m:m + BLOCK, m - R.shape[1]:m] = R
                 H[m - R.shape[1]:m, m:m + BLOCK] = R.T
                 m += BLOCK

@@ -172,6 +172,22 @@ def test_basis_budget_follows_what_the_operator_stores(monkeypatch):
     assert closed_form.basis_budget(Stored()) == 200 * 2 ** 20
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_operator_block_products_read_an_8_column_block_in_place_with_the_same_result(threads):
+    """The eigensolver's n x 8 C-contiguous blocks go to the kernel as they are and the range sums are
+    written straight into the result: the same bits as the padded copy that other blocks take."""
+    rng, full, _ = random_upper(9, empty_row=False)
+    counts = rng.integers(1, 100, 40)
+    op = TargetOperator(scipy.sparse.csr_matrix(full), counts, 5, 0.75, threads=threads)
+    M = dense_target(scipy.sparse.csr_matrix(full), counts, 5, 0.75)
+    X = rng.standard_normal((40, PANEL))
+    np.testing.assert_allclose(op.matmat(np.ascontiguousarray(X)), M @ X, atol=1e-9)
+    np.testing.assert_allclose(op.matmat(np.asfortranarray(X)), M @ X, atol=1e-9)   # the padded copy
+    wide = rng.standard_normal((40, 2 * PANEL + 3))                                  # padded panels
+    np.testing.assert_allclose(op.matmat(wide), M @ wide, atol=1e-9)
+    np.testing.assert_array_equal(op.matmat(np.ascontiguousarray(wide[:, :PANEL])), op.matmat(wide)[:, :PANEL])
+
+
 def test_map_large_blocks_leaves_a_threshold_the_user_set(monkeypatch):
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
     assert cooccurrence.map_large_blocks() is False
