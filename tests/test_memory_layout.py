@@ -162,7 +162,7 @@ def test_basis_budget_follows_what_the_operator_stores(monkeypatch):
     class Stored:
         stored_bytes = 190 * 2 ** 20
     assert closed_form.basis_budget(object()) == closed_form.BASIS_BYTES
-    assert closed_form.basis_budget(Stored()) == 190 * 2 ** 20
+    assert closed_form.basis_budget(Stored()) == int(0.8 * 190 * 2 ** 20)    # BASIS_RELATIVE = 0.8
     assert closed_form._basis_size(100, 68_004, 190 * 2 ** 20) == 368     # 366 vectors fit, in blocks of 8
     assert closed_form._basis_size(100, 68_004, 1) == closed_form._basis_size(100, 68_004, 0) == 160  # the least
     Stored.stored_bytes = 1
