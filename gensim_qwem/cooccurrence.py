@@ -207,20 +207,34 @@ def count_chunk(indices, offsets, keep_prob, window, shrink_windows, vocab_size,
     return symmetrised(scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(vocab_size, vocab_size)))
 
 
-def count_chunk_upper(indices, offsets, keep_prob, window, shrink_windows, vocab_size, dense=None):
+def count_chunk_upper(indices, offsets, keep_prob, window, shrink_windows, vocab_size, dense=None, buffers=None):
     """Upper triangle (j >= i) of :func:`count_chunk`'s A as float32 CSR, summed in float64 first.
 
     With `dense`, pairs among the D most frequent words go into its upper triangle instead: add
-    :func:`dense_upper` ``(dense)`` once after the last chunk.
+    :func:`dense_upper` ``(dense)`` once after the last chunk. `buffers` (:func:`triple_buffers`) hold the
+    kernel's triples, so that a thread reuses them from chunk to chunk.
     """
     subsample = bool(np.any(keep_prob < 1.0))
     rows, cols, vals = count_pairs_job(indices, offsets, keep_prob, subsample, window, shrink_windows,
-                                       dense=dense, upper=True)
+                                       dense=dense, upper=True, buffers=buffers)
     summed = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(vocab_size, vocab_size))
     del rows, cols, vals
     summed.sum_duplicates()
     return scipy.sparse.csr_matrix((summed.data.astype(np.float32), summed.indices, summed.indptr),
                                    shape=summed.shape)
+
+
+def triple_buffers(capacity, previous=None):
+    """(rows, cols, vals) arrays for at least `capacity` of the counting kernel's triples: `previous` when
+    it holds that many, else new ones.
+
+    Each counting thread keeps one set for all its chunks: fresh arrays per chunk, 16 bytes a triple,
+    would each be mapped, zero-filled by the OS as they are written, and unmapped again (glibc maps
+    blocks of >= 128 KiB once :func:`map_large_blocks` is in force).
+    """
+    if previous is not None and len(previous[0]) >= capacity:
+        return previous
+    return np.empty(capacity, dtype=np.int32), np.empty(capacity, dtype=np.int32), np.empty(capacity)
 
 
 def dense_upper(block, size, band=128):
@@ -306,6 +320,7 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
     def worker():
         # pairs of the most frequent words accumulate in a per-thread dense block across chunks
         dense = np.zeros((min(vocab_size, DENSE_COUNT_WORDS),) * 2)
+        buffers = None
         while True:
             job = jobs.get()
             if job is None:
@@ -313,10 +328,13 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
             if errors:
                 continue
             try:
+                # room for the kernel's first guess (window + 1 triples a token); more grows in the kernel
+                buffers = triple_buffers(len(job[0]) * (window + 1), buffers)
                 partial_sums.add(count_chunk_upper(job[0], job[1], keep_prob, window, shrink_windows, vocab_size,
-                                                    dense))
+                                                    dense, buffers))
             except BaseException as error:  # reported to the caller below
                 errors.append(error)
+        buffers = None
         if not errors:
             try:
                 partial_sums.add(dense_upper(dense, vocab_size))
