@@ -18,13 +18,33 @@ cdef struct Triples:
     double *vals
     int64_t size
     int64_t capacity
+    bint owned      # the buffers are this job's (malloc); else the caller's arrays, never freed here
+
+
+cdef int move_to_own_buffers(Triples *out) noexcept nogil:
+    """copy the triples out of the caller's arrays into malloc'd buffers of the same capacity; -1 when out
+    of memory (nothing changed)"""
+    cdef int32_t *rows = <int32_t *>malloc(out.capacity * sizeof(int32_t))
+    cdef int32_t *cols = <int32_t *>malloc(out.capacity * sizeof(int32_t))
+    cdef double *vals = <double *>malloc(out.capacity * sizeof(double))
+    if rows == NULL or cols == NULL or vals == NULL:
+        free(rows); free(cols); free(vals)
+        return -1
+    memcpy(rows, out.rows, out.size * sizeof(int32_t))
+    memcpy(cols, out.cols, out.size * sizeof(int32_t))
+    memcpy(vals, out.vals, out.size * sizeof(double))
+    out.rows, out.cols, out.vals, out.owned = rows, cols, vals, 1
+    return 0
 
 
 cdef int push(Triples *out, int32_t row, int32_t col, double val) noexcept nogil:
-    """append (row, col, val), growing the buffers by half when full; -1 when out of memory"""
+    """append (row, col, val), growing the buffers by half when full (into buffers of its own when they
+    were the caller's); -1 when out of memory"""
     cdef int64_t capacity
     cdef void *p
     if out.size == out.capacity:
+        if not out.owned and move_to_own_buffers(out) < 0:
+            return -1
         capacity = out.capacity + out.capacity // 2 + 1024
         p = realloc(out.rows, capacity * sizeof(int32_t))
         if p == NULL:
@@ -68,8 +88,13 @@ cdef inline int add_pair(Triples *out, double *dense, int32_t dense_size, int32_
 
 def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, const double[::1] keep_prob,
                     bint subsample, int window, bint shrink_windows, double tolerance=1e-9,
-                    double[:, ::1] dense=None, bint upper=False):
+                    double[:, ::1] dense=None, bint upper=False, buffers=None):
     """Expected counts of (left word, right word) pairs within one job; returns COO (rows, cols, vals).
+
+    With `buffers` (rows int32, cols int32, vals float64 arrays of one length), the triples are written
+    into them and returned as views of their first entries (overwritten by the next job given the same
+    buffers), so a counting thread reuses its memory across jobs; a job with more triples than they
+    hold continues in buffers of its own and returns new arrays, as without `buffers`.
 
     With `upper`, each pair is returned as (min, max) and a diagonal pair with twice its weight: the
     triples then sum to the upper triangle (j >= i) of the symmetric A = C + C^T itself, so the caller
@@ -105,14 +130,24 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
         dense_ptr = &dense[0, 0]
     for m in range(window):
         offset_weight[m] = (window - m) / <double>window if shrink_windows else 1.0  # delta = m + 1
+    cdef int32_t[::1] given_rows, given_cols
+    cdef double[::1] given_vals
     out.size = 0
-    out.capacity = max(1024, indices.shape[0] * (window + 1))
-    out.rows = <int32_t *>malloc(out.capacity * sizeof(int32_t))
-    out.cols = <int32_t *>malloc(out.capacity * sizeof(int32_t))
-    out.vals = <double *>malloc(out.capacity * sizeof(double))
-    if out.rows == NULL or out.cols == NULL or out.vals == NULL:
-        free(out.rows); free(out.cols); free(out.vals)
-        raise MemoryError("could not allocate the pair buffer for one counting job")
+    if buffers is not None:
+        given_rows, given_cols, given_vals = buffers
+        if not given_rows.shape[0] == given_cols.shape[0] == given_vals.shape[0]:
+            raise ValueError("buffers must be three arrays (rows, cols, vals) of the same length")
+    if buffers is not None and given_rows.shape[0] > 0:
+        out.capacity, out.owned = given_rows.shape[0], 0
+        out.rows, out.cols, out.vals = &given_rows[0], &given_cols[0], &given_vals[0]
+    else:
+        out.capacity, out.owned = max(1024, indices.shape[0] * (window + 1)), 1
+        out.rows = <int32_t *>malloc(out.capacity * sizeof(int32_t))
+        out.cols = <int32_t *>malloc(out.capacity * sizeof(int32_t))
+        out.vals = <double *>malloc(out.capacity * sizeof(double))
+        if out.rows == NULL or out.cols == NULL or out.vals == NULL:
+            free(out.rows); free(out.cols); free(out.vals)
+            raise MemoryError("could not allocate the pair buffer for one counting job")
     with nogil:
         for s in range(n_sentences):
             lo = offsets[s]
@@ -154,6 +189,9 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
     try:
         if failed:
             raise MemoryError("ran out of memory while counting pairs; use smaller jobs (chunk_words)")
+        if not out.owned:
+            return (np.asarray(buffers[0])[:out.size], np.asarray(buffers[1])[:out.size],
+                    np.asarray(buffers[2])[:out.size])
         rows = np.empty(out.size, dtype=np.int32)
         cols = np.empty(out.size, dtype=np.int32)
         vals = np.empty(out.size, dtype=np.float64)
@@ -165,5 +203,6 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
             memcpy(&cols_view[0], out.cols, out.size * sizeof(int32_t))
             memcpy(&vals_view[0], out.vals, out.size * sizeof(double))
     finally:
-        free(out.rows); free(out.cols); free(out.vals)
+        if out.owned:
+            free(out.rows); free(out.cols); free(out.vals)
     return rows, cols, vals

@@ -6,6 +6,7 @@ vocabulary and subsampling probabilities.
 """
 import ctypes
 import logging
+import os
 import queue
 import threading
 from timeit import default_timer
@@ -160,6 +161,35 @@ def release_free_memory():
     trim(0)
 
 
+# blocks of at least this many bytes get a memory mapping of their own from glibc (M_MMAP_THRESHOLD)
+MMAP_THRESHOLD_BYTES = 128 << 10
+_M_MMAP_THRESHOLD = -3    # mallopt's parameter number in glibc's malloc.h
+
+
+def map_large_blocks(threshold=MMAP_THRESHOLD_BYTES):
+    """Have glibc serve every block of >= `threshold` bytes by a mapping of its own, unmapped when freed.
+
+    glibc starts at 128 KiB but raises its threshold to the size of each mapped block freed (up to
+    32 MiB): after the first few counting jobs, the arrays of a few MiB (job triples, partial sums)
+    come from the heaps of the counting and merging threads, which keep what is freed. At 17M tokens
+    counting then peaked at 618-682 MiB, against 488-496 MiB with the threshold held at 128 KiB
+    (malloc_trim after every job did not close that gap). Returns whether it was set.
+
+    mallopt applies to the whole process and glibc has no way back to the moving threshold, so this
+    stays in force after counting. A no-op without glibc, and where the user set the threshold through
+    the environment (``MALLOC_MMAP_THRESHOLD_`` or ``glibc.malloc.mmap_threshold`` in ``GLIBC_TUNABLES``).
+    """
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "malloc.mmap_threshold" in tunables:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return mallopt(_M_MMAP_THRESHOLD, int(threshold)) == 1
+
+
 def keep_probabilities(sample_int):
     """Subsampling keep probability of each word, exactly as the trainer draws it: (sample_int + 1) / 2**32."""
     return np.minimum(1.0, (np.asarray(sample_int, dtype=np.float64) + 1.0) / 2.0 ** 32)
@@ -177,20 +207,34 @@ def count_chunk(indices, offsets, keep_prob, window, shrink_windows, vocab_size,
     return symmetrised(scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(vocab_size, vocab_size)))
 
 
-def count_chunk_upper(indices, offsets, keep_prob, window, shrink_windows, vocab_size, dense=None):
+def count_chunk_upper(indices, offsets, keep_prob, window, shrink_windows, vocab_size, dense=None, buffers=None):
     """Upper triangle (j >= i) of :func:`count_chunk`'s A as float32 CSR, summed in float64 first.
 
     With `dense`, pairs among the D most frequent words go into its upper triangle instead: add
-    :func:`dense_upper` ``(dense)`` once after the last chunk.
+    :func:`dense_upper` ``(dense)`` once after the last chunk. `buffers` (:func:`triple_buffers`) hold the
+    kernel's triples, so that a thread reuses them from chunk to chunk.
     """
     subsample = bool(np.any(keep_prob < 1.0))
     rows, cols, vals = count_pairs_job(indices, offsets, keep_prob, subsample, window, shrink_windows,
-                                       dense=dense, upper=True)
+                                       dense=dense, upper=True, buffers=buffers)
     summed = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(vocab_size, vocab_size))
     del rows, cols, vals
     summed.sum_duplicates()
     return scipy.sparse.csr_matrix((summed.data.astype(np.float32), summed.indices, summed.indptr),
                                    shape=summed.shape)
+
+
+def triple_buffers(capacity, previous=None):
+    """(rows, cols, vals) arrays for at least `capacity` of the counting kernel's triples: `previous` when
+    it holds that many, else new ones.
+
+    Each counting thread keeps one set for all its chunks: fresh arrays per chunk, 16 bytes a triple,
+    would each be mapped, zero-filled by the OS as they are written, and unmapped again (glibc maps
+    blocks of >= 128 KiB once :func:`map_large_blocks` is in force).
+    """
+    if previous is not None and len(previous[0]) >= capacity:
+        return previous
+    return np.empty(capacity, dtype=np.int32), np.empty(capacity, dtype=np.int32), np.empty(capacity)
 
 
 def dense_upper(block, size, band=128):
@@ -260,9 +304,15 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
         Counting threads.
     total_words : int, optional
         Raw words in the corpus (``model.corpus_total_words``), for percentages and ETA in the log.
+
+    Notes
+    -----
+    Under glibc this holds the process's mmap threshold at 128 KiB (:func:`map_large_blocks`), for the
+    rest of the process, so that the arrays freed while counting go back to the OS.
     """
     vocab_size = len(keep_prob)
     keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
+    map_large_blocks()
     partial_sums, errors = _RowShardedSum(vocab_size, SUM_SHARDS), []
     word_counts = np.zeros(vocab_size, dtype=np.int64)
     jobs = queue.Queue(maxsize=2 * workers)
@@ -270,6 +320,7 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
     def worker():
         # pairs of the most frequent words accumulate in a per-thread dense block across chunks
         dense = np.zeros((min(vocab_size, DENSE_COUNT_WORDS),) * 2)
+        buffers = None
         while True:
             job = jobs.get()
             if job is None:
@@ -277,10 +328,13 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
             if errors:
                 continue
             try:
+                # room for the kernel's first guess (window + 1 triples a token); more grows in the kernel
+                buffers = triple_buffers(len(job[0]) * (window + 1), buffers)
                 partial_sums.add(count_chunk_upper(job[0], job[1], keep_prob, window, shrink_windows, vocab_size,
-                                                    dense))
+                                                    dense, buffers))
             except BaseException as error:  # reported to the caller below
                 errors.append(error)
+        buffers = None
         if not errors:
             try:
                 partial_sums.add(dense_upper(dense, vocab_size))

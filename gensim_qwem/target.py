@@ -149,17 +149,25 @@ class TargetOperator(LinearOperator):
         U = self.upper_part
         return (U + U.T - scipy.sparse.diags(U.diagonal())).tocsr()
 
-    def _summed_over_ranges(self, kernel, x, buffers):
+    def _summed_over_ranges(self, kernel, x, buffers, out=None):
         """S x by `kernel` (target_matvec or target_matmat) on each row range into its own buffer, the
-        buffers summed in range order. The caller holds the lock (the buffers are reused)."""
+        buffers summed in range order (into `out` where given). The caller holds the lock (the buffers
+        are reused)."""
         def part(index):
             lo, hi = self._ranges[index]
             indptr, indices, data = self._pair_arrays
             kernel(indptr, indices, data, self._rq, float(self.negative), x, buffers[index], lo, hi)
             return buffers[index]
         if self._pool is None:
-            return part(0).copy()
-        return functools.reduce(np.add, self._pool.map(part, range(len(self._ranges))))
+            parts = [part(0)]
+        else:
+            parts = list(self._pool.map(part, range(len(self._ranges))))
+        if out is None:
+            return parts[0].copy() if len(parts) == 1 else functools.reduce(np.add, parts)
+        out[...] = parts[0]
+        for other in parts[1:]:
+            np.add(out, other, out=out)
+        return out
 
     def _matvec(self, x):
         x = np.ascontiguousarray(np.ravel(x), dtype=np.float64)
@@ -169,16 +177,20 @@ class TargetOperator(LinearOperator):
         return y
 
     def _matmat(self, X):
-        """S X - 2 * 1 (1^T X), 8 columns (one kernel panel, contiguous) at a time."""
+        """S X - 2 * 1 (1^T X), 8 columns (one kernel panel, contiguous) at a time; a C-contiguous X of
+        exactly 8 columns (the eigensolver's blocks) is read in place and the sums go straight into Y."""
         X = np.asarray(X, dtype=np.float64)
         Y = np.empty((X.shape[0], -(-X.shape[1] // PANEL) * PANEL))
         with self._lock:
             if self._block_buffers is None:
                 self._block_buffers = [np.empty((X.shape[0], PANEL)) for _ in self._ranges]
             for first in range(0, X.shape[1], PANEL):
-                slab = np.zeros((X.shape[0], PANEL))
-                slab[:, :min(PANEL, X.shape[1] - first)] = X[:, first:first + PANEL]
-                Y[:, first:first + PANEL] = self._summed_over_ranges(target_matmat, slab, self._block_buffers)
+                if X.shape[1] == PANEL and X.flags.c_contiguous:
+                    slab = X
+                else:
+                    slab = np.zeros((X.shape[0], PANEL))
+                    slab[:, :min(PANEL, X.shape[1] - first)] = X[:, first:first + PANEL]
+                self._summed_over_ranges(target_matmat, slab, self._block_buffers, out=Y[:, first:first + PANEL])
         Y = Y[:, :X.shape[1]]
         Y -= 2.0 * X.sum(axis=0)
         return Y

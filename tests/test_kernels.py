@@ -208,6 +208,29 @@ def test_counting_kernel_rejects_bad_window():
         count_pairs_job(np.zeros(1, np.int32), np.array([0, 1], np.int64), np.ones(1), False, 0, True)
 
 
+@pytest.mark.parametrize("subsample", [False, True])
+@pytest.mark.parametrize("capacity", [0, 1, 7, 10_000])
+def test_counting_kernel_writes_into_given_buffers_or_grows_out_of_them(capacity, subsample):
+    """Given buffers, the kernel returns the same triples as without (the numpy twin's, see above): as views
+    of the buffers when they hold them all, else in new arrays after moving out of the buffers."""
+    rng = np.random.default_rng(capacity)
+    vocab_size, window = 9, 3
+    indices, offsets = random_corpus(rng, vocab_size, 12, 15)
+    keep = rng.uniform(0.2, 1.0, vocab_size) if subsample else np.ones(vocab_size)
+    expected = count_pairs_job(indices, offsets, keep, subsample, window, True, upper=True)
+    assert 7 < len(expected[0]) < 10_000
+    buffers = cooccurrence.triple_buffers(capacity)
+    for _ in range(2):      # the same buffers twice, as a counting thread reuses them
+        got = count_pairs_job(indices, offsets, keep, subsample, window, True, upper=True, buffers=buffers)
+        for array, reference, buffer in zip(got, expected, buffers):
+            assert array.dtype == reference.dtype
+            np.testing.assert_array_equal(array, reference)
+            assert np.shares_memory(array, buffer) == (capacity == 10_000)
+    with pytest.raises(ValueError, match="same length"):
+        count_pairs_job(indices, offsets, keep, subsample, window, True,
+                        buffers=(np.empty(5, np.int32), np.empty(4, np.int32), np.empty(5)))
+
+
 def test_keep_probabilities_match_trainer_draw():
     assert keep_probabilities(np.array([2 ** 32 - 1], np.uint32))[0] == 1.0
     assert keep_probabilities(np.array([2 ** 31 - 1], np.uint32))[0] == pytest.approx(0.5)
