@@ -65,7 +65,8 @@ def markdown(report):
            f"- QWEM(vector_size=100, window=5, min_count=5, sample={report['sample']:g}, seed=1); "
            "Google analogies restrict_vocab=30000 (sem / syn sections), Spearman for WS-353 and SimLex-999", ""]
     for result in report["slices"]:
-        out += [f"## {result['tokens']:,} tokens ({result['lines'] or 'all'} lines), vocabulary {result['vocab_size']:,}",
+        size = f"{result['tokens']:,} tokens ({result['lines'] or 'all'} lines)"
+        out += [f"## {size}, vocabulary {result['vocab_size']:,}",
                 "", "| k | ns_exponent | word weights | analogy % | sem % | syn % | WS353 | SimLex | solve s |",
                 "|--:|--:|---|--:|--:|--:|--:|--:|--:|"]
         for r in result["rows"]:

@@ -38,8 +38,10 @@ ONSET_STEP = 0.4
 # in 700; benchmarks/results/full_batch_paper_*)
 REFINE_STEP = 0.5
 REFINE_MOMENTUM = 0.9
-# a mode counts as switched on when it grows by at most this much of s^2 per unit of flow time (s^2 >= lambda / 1.5)
+# a mode counts as switched on when s^2 moves by at most this much of s^2 per unit of flow time (lambda/1.5..2 lambda)
 LEARNED_GROWTH = 0.5
+# ... and the relative gradient is at most this (paper setting: 0.067 with mode 200 still growing, 0.015 after)
+LEARNED_GRADIENT = 0.05
 
 
 def step_size(flow_time, eta_max, log_ratio):
@@ -106,10 +108,11 @@ def preconditioned_step(W, at_W, velocity, eta, momentum):
         W' = W + eta (S W - W P) P^-1 / 2 + momentum velocity,    W_next = W' - eta 1 (1^T W_next) P^-1,
 
     the stiff ``-1 (1^T W)`` part again implicit (solved for 1^T W_next, a d x d system). `at_W` is
-    :meth:`FullBatchDescent.evaluate` at W. Near the minimum a mode pair (i learned, j not) then contracts by ``eta (lambda_i - lambda_j) /
-    (2 lambda_i)`` per step instead of plain steps' ``(lambda_i - lambda_j) / (2 lambda_1)`` per unit of
-    alpha: the near-degenerate modes at the cut d, which plain steps rotate into place at a rate set by
-    ``lambda_1``, converge at a rate set by their own size, and momentum shortens that again.
+    :meth:`FullBatchDescent.evaluate` at W. Near the minimum a mode pair (i learned, j not) then
+    contracts by ``eta (lambda_i - lambda_j) / (2 lambda_i)`` per step instead of plain steps'
+    ``(lambda_i - lambda_j) / (2 lambda_1)`` per unit of alpha: the near-degenerate modes at the cut d,
+    which plain steps rotate into place at a rate set by ``lambda_1``, converge at a rate set by their
+    own size, and momentum shortens that again.
     """
     inverse = np.linalg.inv(at_W.gram)
     explicit = at_W.product + 2.0 * W.sum(axis=0) - at_W.cubic   # S W - W W^T W
@@ -154,18 +157,23 @@ class Refinement:
         return None
 
 
-def modes_learned(previous_sq, current_sq, dt, floor):
+def modes_learned(previous_sq, current_sq, dt, floor, relative_gradient):
     """Whether every squared singular value of W has (nearly) reached its eigenvalue: none below `floor`
-    and none growing faster than ``LEARNED_GROWTH`` of itself per unit of flow time.
+    and none moving by more than ``LEARNED_GROWTH`` of itself per unit of flow time.
 
-    Along the flow a mode grows as ``d ln s^2 / dt = lambda - s^2``, so ``rate / s^2 = lambda / s^2 - 1``:
-    at most LEARNED_GROWTH means ``s^2 >= lambda / (1 + LEARNED_GROWTH)``; a mode at its saddle (s^2 tiny,
-    still to grow) is far above it, and a decaying one (lambda <= 0) falls below `floor`.
+    Along the flow a mode moves as ``d ln s^2 / dt = lambda - s^2``, so ``|rate| / s^2 = |lambda / s^2 - 1|``:
+    at most LEARNED_GROWTH means ``lambda / 1.5 <= s^2 <= 2 lambda``. A mode at its saddle (s^2 tiny, still
+    to grow) is far from it, and so is a random start's component along a direction with lambda <= 0,
+    which decays at ``|rate| >= s^2`` (gensim's default init puts ``s^2 ~ V / (3 d^2)`` there, above any
+    floor); decayed ones fall below `floor`. A singular value of W can still mix a growing mode with a
+    decaying random part and stand still for a while, so the relative gradient
+    ``||M* W - W W^T W|| / ||W W^T W||`` must be at most LEARNED_GRADIENT too (it is about 1 on a random
+    start; 0.015 in the paper setting once every mode is learned).
     """
-    if dt <= 0 or np.any(current_sq <= floor) or np.any(previous_sq <= 0):
+    if dt <= 0 or relative_gradient > LEARNED_GRADIENT or np.any(current_sq <= floor) or np.any(previous_sq <= 0):
         return False
     rate = np.log(current_sq / previous_sq) / dt
-    return bool(np.all(rate <= LEARNED_GROWTH * current_sq))
+    return bool(np.all(np.abs(rate) <= LEARNED_GROWTH * current_sq))
 
 
 def settled(previous_sq, current_sq, alpha, tol, floor):

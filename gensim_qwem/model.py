@@ -784,7 +784,7 @@ class QWEM(Word2Vec):
                     and settled(previous_sq, squares, eta * lambda_1, self.gradient_tol, floor=floor):
                 break
             if self.gradient_refinement and refinement is None and previous_sq is not None \
-                    and modes_learned(previous_sq, squares, last_eta, floor=floor):
+                    and modes_learned(previous_sq, squares, last_eta, floor, relative_gradient):
                 logger.info("FULL-BATCH: every mode switched on by step %i (t = %.4g): preconditioned momentum "
                             "steps from here", steps, self.flow_time)
                 refinement = Refinement(descent, W)

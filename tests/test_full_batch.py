@@ -132,13 +132,21 @@ def test_modes_learned_waits_for_every_onset():
         return squares * np.exp((lam - squares) * dt)
     lam = np.array([9.0, 4.0])
     near = np.array([8.0, 3.0])                     # both within a factor 1.5 of lambda
-    assert modes_learned(near, after(near, lam), 0.01, floor=1e-6)
+    assert modes_learned(near, after(near, lam), 0.01, 1e-6, 0.01)
     saddle = np.array([8.0, 1e-4])                  # mode 2 still at its saddle
-    assert not modes_learned(saddle, after(saddle, lam), 0.01, floor=1e-6)
+    assert not modes_learned(saddle, after(saddle, lam), 0.01, 1e-6, 0.01)
     halfway = np.array([8.0, 2.0])                  # s^2 = lambda / 2: still growing fast
-    assert not modes_learned(halfway, after(halfway, lam), 0.01, floor=1e-6)
+    assert not modes_learned(halfway, after(halfway, lam), 0.01, 1e-6, 0.01)
     decaying = np.array([8.0, 1e-8])                # lambda_2 <= 0: below the floor, never learned
-    assert not modes_learned(decaying, after(decaying, np.array([9.0, -1.0])), 0.01, floor=1e-6)
+    assert not modes_learned(decaying, after(decaying, np.array([9.0, -1.0])), 0.01, 1e-6, 0.01)
+    # a random start's component along lambda <= 0, still far above the floor, is decaying, not learned
+    # (gensim's default init; this switched the default setting to refinement at step 2 before)
+    random_start = np.array([2.3, 2.2])
+    assert not modes_learned(random_start, after(random_start, np.array([-0.5, 0.0])), 0.01, 1e-6, 0.01)
+    above = np.array([8.0, 6.0])                    # s^2 = 1.5 lambda, settling down onto it
+    assert modes_learned(above, after(above, lam), 0.01, 1e-6, 0.01)
+    # a singular value standing still while its growing and decaying parts cancel: the gradient is large
+    assert not modes_learned(near, near, 0.01, 1e-6, relative_gradient=0.5)
 
 
 def test_refinement_only_takes_steps_that_lower_the_loss():
@@ -154,6 +162,24 @@ def test_refinement_only_takes_steps_that_lower_the_loss():
     assert descent.evaluate(W_next).loss < loss == pytest.approx(descent.evaluate(W).loss)
     np.testing.assert_allclose(gram, W.T @ W)
     assert Refinement(descent, W, eta=1e6, attempts=2).step() is None   # gives up: the caller steps plainly
+
+
+@pytest.mark.parametrize("init_scale", [None, 1e-4])
+def test_refinement_starts_only_once_every_mode_is_learned(lee_corpus, init_scale):
+    """From gensim's default init (None) too, whose random W decays along lambda <= 0 far above any floor."""
+    model = QWEM(vector_size=4, max_final_vocab=200, init_scale=init_scale, **SETTINGS)
+    model.build_vocab(lee_corpus)
+    eigenvalues = model.spectrum(4)[0]
+    seen = []
+
+    class AtSwitch(CallbackAny2Vec):
+        def on_epoch_end(self, m):
+            if m.refined_steps == 1:   # W after the first refinement step
+                seen.append(np.linalg.svd(m.wv.vectors.astype(float), compute_uv=False) ** 2)
+
+    model.train(lee_corpus, total_examples=model.corpus_count, epochs=1, callbacks=[AtSwitch()])
+    assert len(seen) == 1 and model.refined_steps > 0
+    assert np.all(seen[0] >= eigenvalues / 1.6) and np.all(seen[0] <= 2.1 * eigenvalues)
 
 
 @pytest.mark.slow
