@@ -165,12 +165,13 @@ class QWEM(Word2Vec):
         squared singular value of W moves by more than `gradient_tol` of itself per unit of ``lambda_1``
         time (so that a mode still growing out of a saddle keeps training going).
     gradient_refinement : bool
-        trainer='gradient': once every mode of W has switched on (each squared singular value within a
-        factor 1.5 of its eigenvalue, so after every onset), go on with preconditioned heavy-ball steps
-        (:class:`gensim_qwem.gradient.Refinement`), each taken only if it lowers the loss. Plain steps
-        rotate the nearly equal eigen-directions at the cut d into place at a rate set by ``lambda_1``;
-        these converge at a rate set by the modes' own size (paper setting on enwiki17m: relative Gram
-        distance to the closed form 0.30 -> 0.10 in 80 steps, where plain steps took 700 steps to 0.16).
+        trainer='gradient': once every mode of W has switched on (each squared singular value between
+        lambda / 1.5 and 2 lambda, and a relative gradient <= 0.05: after every onset), go on with
+        preconditioned heavy-ball steps (:class:`gensim_qwem.gradient.Refinement`), each taken only if
+        it lowers the loss. Plain steps rotate the nearly equal eigen-directions at the cut d into place
+        at a rate set by ``lambda_1``; these converge at a rate set by the modes' own size (paper setting
+        on enwiki17m: relative Gram distance to the closed form 0.29 -> 0.09 in 90 steps, where plain
+        steps took 700 steps to 0.16).
         Those steps are not on the gradient flow's clock: ``flow_time`` goes on by the plain step
         ``alpha / lambda_1`` per step, as a step count on the flow's scale; ``model.refined_steps`` counts
         them (last :meth:`train` call). False: plain steps throughout.
