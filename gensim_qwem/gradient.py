@@ -59,8 +59,8 @@ def top_eigenvalue_estimate(operator, seed=0, tol=1e-2):
     return float(eigsh(operator, k=1, which="LA", tol=tol, v0=v0)[0][0])
 
 
-# what one product M* W tells about W (FullBatchDescent.evaluate)
-AtPoint = namedtuple("AtPoint", "product gram cubic loss relative_gradient")
+# what one product M* W tells about W (FullBatchDescent.evaluate); gradient = M* W - W W^T W = -2 grad L
+AtPoint = namedtuple("AtPoint", "gradient gram loss relative_gradient")
 
 
 class FullBatchDescent:
@@ -76,25 +76,25 @@ class FullBatchDescent:
         self.operator = operator
 
     def evaluate(self, W):
-        """What one product tells about W: :class:`AtPoint` (M* W, W^T W, W W^T W, loss, relative gradient).
+        """What one product tells about W: :class:`AtPoint` (M* W - W W^T W, W^T W, loss, relative gradient).
 
         The loss is ``(||W^T W||_F^2 - 2 tr(W^T M* W)) / 4 = L(W) - ||M*||_F^2 / 4`` (the constant left
         out); the relative gradient ``||M* W - W W^T W||_F / ||W W^T W||_F`` is 0 at a stationary point.
         """
         gram = W.T @ W
-        product = np.ascontiguousarray(self.operator.matmat(W))   # M* W = S W - 2 1 (1^T W)
-        loss = 0.25 * (np.vdot(gram, gram) - 2.0 * np.vdot(W, product))
+        gradient = np.ascontiguousarray(self.operator.matmat(W))   # M* W = S W - 2 1 (1^T W)
+        loss = 0.25 * (np.vdot(gram, gram) - 2.0 * np.vdot(W, gradient))
         cubic = W @ gram
-        relative_gradient = np.linalg.norm(product - cubic) / max(np.linalg.norm(cubic), np.finfo(float).tiny)
-        return AtPoint(product, gram, cubic, loss, relative_gradient)
+        gradient -= cubic                                          # M* W - W W^T W = -2 grad L
+        relative_gradient = np.linalg.norm(gradient) / max(np.linalg.norm(cubic), np.finfo(float).tiny)
+        return AtPoint(gradient, gram, loss, relative_gradient)
 
     def step(self, W, eta):
         """One step of `eta` in flow time from W (float64, V x d).
 
         Returns (next W, loss at W, W^T W, relative gradient at W), as :meth:`evaluate` defines them.
         """
-        descent, gram, cubic, loss, relative_gradient = self.evaluate(W)
-        descent -= cubic                                          # -2 grad L
+        descent, gram, loss, relative_gradient = self.evaluate(W)
         descent += 2.0 * W.sum(axis=0)                            # S W - W W^T W: 1 (1^T W) is implicit
         descent *= 0.5 * eta
         W_next = np.add(W, descent, out=descent)
@@ -116,7 +116,7 @@ def preconditioned_step(W, at_W, velocity, eta, momentum):
     own size, and momentum shortens that again.
     """
     inverse = np.linalg.inv(at_W.gram)
-    explicit = at_W.product + 2.0 * W.sum(axis=0) - at_W.cubic   # S W - W W^T W
+    explicit = at_W.gradient + 2.0 * W.sum(axis=0)              # S W - W W^T W
     W_next = W + (0.5 * eta) * (explicit @ inverse)
     if velocity is not None:
         W_next += momentum * velocity
@@ -171,7 +171,9 @@ def modes_learned(previous_sq, current_sq, dt, floor, relative_gradient):
     ``||M* W - W W^T W|| / ||W W^T W||`` must be at most LEARNED_GRADIENT too (it is about 1 on a random
     start; 0.015 in the paper setting once every mode is learned).
     """
-    if dt <= 0 or relative_gradient > LEARNED_GRADIENT or np.any(current_sq <= floor) or np.any(previous_sq <= 0):
+    if dt <= 0 or relative_gradient > LEARNED_GRADIENT:
+        return False
+    if np.any(current_sq <= floor) or np.any(previous_sq <= 0):
         return False
     rate = np.log(current_sq / previous_sq) / dt
     return bool(np.all(np.abs(rate) <= LEARNED_GROWTH * current_sq))
