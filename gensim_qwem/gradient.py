@@ -21,6 +21,10 @@ switches on while ``eta lambda_k`` is large does so late (about 20% for ``eta la
 :func:`step_size` therefore starts small and grows with t: mode k switches on near
 ``tau_k = ln(lambda_k / s0^2) / lambda_k``, so a step ``eta(t) <= ONSET_STEP t / ln(lambda_1 / s0^2)`` keeps
 ``eta lambda_k <= ONSET_STEP`` at every onset, up to the stable maximum ``alpha / lambda_1``.
+
+Once every mode has switched on (:func:`modes_learned`), :class:`Refinement` takes over with
+preconditioned heavy-ball steps (:func:`preconditioned_step`), each kept only if it lowers the loss: they
+bring the nearly equal modes at the cut d into place at a rate set by their own size, not ``lambda_1``.
 """
 import logging
 from collections import namedtuple
