@@ -549,9 +549,9 @@ class QWEM(Word2Vec):
             The negative-sampling setting behind M* (k and the exponent of Q in ``B_ij = k (a_i Q_j + a_j
             Q_i) / 2``); default: the model's ``negative`` and ``ns_exponent``. Another value gives the
             closed form of a model trained with that setting, from the same statistics (A does not depend
-            on it), but not the end point of training this model. ``negative=3, ns_exponent=0.5`` scored
-            37.6% Google analogies on enwiki17m against 36.1% at the defaults (5, 0.75), with WS-353 .677
-            against .689 (benchmarks/results/target_knobs_*).
+            on it), but not the end point of training this model. ``negative=3, ns_exponent=0.6`` scored
+            37.3% Google analogies on enwiki17m against 36.1% at the defaults (5, 0.75), ahead on every
+            slice from 2M tokens up, with WS-353 .682 against .689 (benchmarks/results/target_knobs_*).
 
         Returns
         -------
