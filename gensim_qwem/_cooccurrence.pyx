@@ -66,8 +66,8 @@ cdef int push(Triples *out, int32_t row, int32_t col, double val) noexcept nogil
     return 0
 
 
-cdef inline int add_pair(Triples *out, double *dense, int32_t dense_size, int32_t row, int32_t col,
-                         double val, bint upper) noexcept nogil:
+cdef inline int add_pair(Triples *out, double *dense, int64_t *dense_fixed, int32_t dense_size, int32_t row,
+                         int32_t col, double val, bint upper) noexcept nogil:
     """dense[row, col] += val for two of the `dense_size` most frequent words, else append a triple.
 
     With `upper`, the pair goes to (min, max) instead: the upper triangle of A = C + C^T directly, where a
@@ -81,14 +81,17 @@ cdef inline int add_pair(Triples *out, double *dense, int32_t dense_size, int32_
         elif row == col:
             val = 2.0 * val
     if row < dense_size and col < dense_size:
-        dense[<int64_t>row * dense_size + col] += val
+        if dense_fixed != NULL:     # in units of 2**-32, each increment rounded (see sum_triples_fixed)
+            dense_fixed[<int64_t>row * dense_size + col] += <int64_t>(val * 4294967296.0 + 0.5)
+        else:
+            dense[<int64_t>row * dense_size + col] += val
         return 0
     return push(out, row, col, val)
 
 
 def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, const double[::1] keep_prob,
                     bint subsample, int window, bint shrink_windows, double tolerance=1e-9,
-                    double[:, ::1] dense=None, bint upper=False, buffers=None):
+                    double[:, ::1] dense=None, bint upper=False, buffers=None, int64_t[:, ::1] dense_fixed=None):
     """Expected counts of (left word, right word) pairs within one job; returns COO (rows, cols, vals).
 
     With `buffers` (rows int32, cols int32, vals float64 arrays of one length), the triples are written
@@ -102,6 +105,8 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
 
     With `dense` (D x D), pairs of two words with index < D (the most frequent, which make up about half
     of all pairs) are added into it instead of being returned: fewer triples to sort and merge.
+    `dense_fixed` (int64, D x D, instead of `dense`) takes them as exact sums in units of 2**-32, each pair's
+    weight rounded to those units first (as :func:`sum_triples_fixed` sums the triples).
 
     Weight of a pair whose kept positions are delta apart: (L + 1 - delta) / L with shrunk windows, else 1.
     With subsampling (keep probability p), for left word i and right word j with m in-between tokens:
@@ -123,6 +128,14 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
     cdef double[::1] vals_view
     cdef int32_t dense_size = 0
     cdef double *dense_ptr = NULL
+    cdef int64_t *fixed_ptr = NULL
+    if dense_fixed is not None and dense_fixed.shape[0] > 0:
+        if dense is not None:
+            raise ValueError("give dense or dense_fixed, not both")
+        if dense_fixed.shape[0] != dense_fixed.shape[1]:
+            raise ValueError(f"dense_fixed must be square, got {dense_fixed.shape[0]} x {dense_fixed.shape[1]}")
+        dense_size = dense_fixed.shape[0]
+        fixed_ptr = &dense_fixed[0, 0]
     if dense is not None and dense.shape[0] > 0:
         if dense.shape[0] != dense.shape[1]:
             raise ValueError(f"dense must be square, got {dense.shape[0]} x {dense.shape[1]}")
@@ -156,7 +169,7 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                 if not subsample:
                     stop = min(hi, i + window + 1)
                     for j in range(i + 1, stop):
-                        if add_pair(&out, dense_ptr, dense_size, indices[i], indices[j], offset_weight[j - i - 1],
+                        if add_pair(&out, dense_ptr, fixed_ptr, dense_size, indices[i], indices[j], offset_weight[j - i - 1],
                                     upper) < 0:
                             failed = 1
                     continue
@@ -172,7 +185,7 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                     for m in range(window):
                         total += kept_between[m] * offset_weight[m]
                     if p_j > 0.0 and total > 0.0:
-                        if add_pair(&out, dense_ptr, dense_size, indices[i], indices[j], p_i * p_j * total,
+                        if add_pair(&out, dense_ptr, fixed_ptr, dense_size, indices[i], indices[j], p_i * p_j * total,
                                     upper) < 0:
                             failed = 1
                     # token j becomes an in-between token: q'[m] = q[m] (1 - p_j) + q[m - 1] p_j
@@ -206,3 +219,86 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
         if out.owned:
             free(out.rows); free(out.cols); free(out.vals)
     return rows, cols, vals
+
+
+# pair counts are summed exactly, as int64 multiples of 2**-32 (FIXED_POINT_UNITS per 1.0): each increment is
+# rounded once, so every order and grouping of the same increments gives the very same sums
+DEF UNITS = 4294967296.0
+FIXED_POINT_UNITS = UNITS
+
+
+cdef inline int64_t units(double val) noexcept nogil:
+    """val >= 0 rounded to the nearest multiple of 2**-32, in those units"""
+    return <int64_t>(val * UNITS + 0.5)
+
+
+cdef extern from "stdlib.h":
+    void qsort(void *base, size_t n, size_t size, int (*compar)(const void *, const void *) noexcept nogil) nogil
+
+
+cdef int compare_int32(const void *a, const void *b) noexcept nogil:
+    cdef int32_t x = (<const int32_t *>a)[0], y = (<const int32_t *>b)[0]
+    return (x > y) - (x < y)
+
+
+def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const double[::1] vals, int32_t size):
+    """COO triples (duplicates allowed) -> CSR (indptr int64, indices int32 sorted in each row, data int64) of
+    their sums in units of 2**-32, each value rounded to those units before it is added.
+
+    Bucketed by row (a counting sort), then each row summed in a dense accumulator over the columns: O(n + V)
+    and no sort of the triples (only of each row's distinct columns). Numpy twin: ``_reference.sum_triples_fixed``.
+    """
+    cdef int64_t n = rows.shape[0], k, p, start, stop, w, distinct, c
+    if cols.shape[0] != n or vals.shape[0] != n:
+        raise ValueError("rows, cols and vals must have the same length")
+    indptr_arr = np.zeros(size + 1, dtype=np.int64)
+    cdef int64_t[::1] indptr = indptr_arr
+    cdef int32_t r
+    for k in range(n):
+        if rows[k] < 0 or rows[k] >= size or cols[k] < 0 or cols[k] >= size:
+            raise ValueError(f"triple {k} = ({rows[k]}, {cols[k]}) lies outside a {size} x {size} matrix")
+    bucket_cols_arr = np.empty(n, dtype=np.int32)
+    bucket_vals_arr = np.empty(n, dtype=np.int64)
+    cdef int32_t[::1] bucket_cols = bucket_cols_arr
+    cdef int64_t[::1] bucket_vals = bucket_vals_arr
+    accumulator_arr = np.zeros(size, dtype=np.int64)
+    seen_arr = np.full(size, -1, dtype=np.int32)
+    cdef int64_t[::1] accumulator = accumulator_arr
+    cdef int32_t[::1] seen = seen_arr
+    cdef int64_t[::1] fill
+    fill_arr = np.empty(size, dtype=np.int64)
+    fill = fill_arr
+    with nogil:
+        for k in range(n):
+            indptr[rows[k] + 1] += 1
+        for r in range(size):
+            indptr[r + 1] += indptr[r]
+            fill[r] = indptr[r]
+        for k in range(n):                         # bucket by row, keeping the triples' order within a row
+            p = fill[rows[k]]
+            bucket_cols[p] = cols[k]
+            bucket_vals[p] = units(vals[k])
+            fill[rows[k]] = p + 1
+        w = 0
+        for r in range(size):                      # sum each row; write its distinct columns, sorted, at w
+            start, stop = indptr[r], indptr[r + 1]
+            distinct = 0
+            for p in range(start, stop):
+                c = bucket_cols[p]
+                if seen[c] != r:
+                    seen[c] = r
+                    accumulator[c] = bucket_vals[p]
+                    bucket_cols[start + distinct] = <int32_t>c     # distinct <= p - start: never ahead of p
+                    distinct += 1
+                else:
+                    accumulator[c] += bucket_vals[p]
+            if distinct > 1:
+                qsort(&bucket_cols[start], distinct, sizeof(int32_t), compare_int32)
+            for p in range(distinct):
+                c = bucket_cols[start + p]
+                bucket_cols[w + p] = <int32_t>c
+                bucket_vals[w + p] = accumulator[c]
+            indptr[r] = w
+            w += distinct
+        indptr[size] = w
+    return indptr_arr, bucket_cols_arr[:w].copy(), bucket_vals_arr[:w].copy()
