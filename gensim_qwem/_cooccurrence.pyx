@@ -11,6 +11,26 @@ from libc.string cimport memcpy
 
 DEF MAX_WINDOW = 1024
 
+cdef extern from *:
+    """
+    /* windows up to 8: the running distribution q over kept in-between tokens in fixed 8-wide loops the
+       compiler unrolls; w[m] = 0 and mask[m] = 0 from the window on, so the sums are the generic loop's */
+    static inline double qwem_total8(const double *q, const double *w) {
+        double t = 0.0;
+        for (int m = 0; m < 8; m++) t += q[m] * w[m];
+        return t;
+    }
+    static inline double qwem_step8(double *q, double p, const double *mask) {
+        double keep = 1.0 - p, next[8], mass = 0.0;
+        next[0] = q[0] * keep;
+        for (int m = 1; m < 8; m++) next[m] = q[m] * keep + q[m - 1] * p;
+        for (int m = 0; m < 8; m++) { q[m] = next[m] * mask[m]; mass += q[m]; }
+        return mass;
+    }
+    """
+    double total8 "qwem_total8" (const double *q, const double *w) noexcept nogil
+    double step8 "qwem_step8" (double *q, double p, const double *mask) noexcept nogil
+
 
 cdef struct Triples:
     int32_t *rows
@@ -121,6 +141,7 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
     cdef int m
     cdef double offset_weight[MAX_WINDOW]
     cdef double kept_between[MAX_WINDOW]   # q[m] = P(exactly m kept tokens strictly between i and j)
+    cdef double mask8[8]
     cdef double p_i, p_j, total, mass
     cdef Triples out
     cdef int failed = 0
@@ -141,8 +162,13 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
             raise ValueError(f"dense must be square, got {dense.shape[0]} x {dense.shape[1]}")
         dense_size = dense.shape[0]
         dense_ptr = &dense[0, 0]
+    for m in range(MAX_WINDOW):
+        offset_weight[m] = 0.0
+        kept_between[m] = 0.0
     for m in range(window):
         offset_weight[m] = (window - m) / <double>window if shrink_windows else 1.0  # delta = m + 1
+    for m in range(8):
+        mask8[m] = 1.0 if m < window else 0.0
     cdef int32_t[::1] given_rows, given_cols
     cdef double[::1] given_vals
     out.size = 0
@@ -179,8 +205,20 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                 kept_between[0] = 1.0
                 for m in range(1, window):
                     kept_between[m] = 0.0
+                if window <= 8:
+                    for m in range(1, 8):
+                        kept_between[m] = 0.0
                 for j in range(i + 1, hi):
                     p_j = keep_prob[indices[j]]
+                    if window <= 8:     # the same sums as below, in loops of constant length
+                        total = total8(kept_between, offset_weight)
+                        if p_j > 0.0 and total > 0.0:
+                            if add_pair(&out, dense_ptr, fixed_ptr, dense_size, indices[i], indices[j],
+                                        p_i * p_j * total, upper) < 0:
+                                failed = 1
+                        if step8(kept_between, p_j, mask8) < tolerance:
+                            break
+                        continue
                     total = 0.0
                     for m in range(window):
                         total += kept_between[m] * offset_weight[m]
@@ -232,73 +270,68 @@ cdef inline int64_t units(double val) noexcept nogil:
     return <int64_t>(val * UNITS + 0.5)
 
 
-cdef extern from "stdlib.h":
-    void qsort(void *base, size_t n, size_t size, int (*compar)(const void *, const void *) noexcept nogil) nogil
-
-
-cdef int compare_int32(const void *a, const void *b) noexcept nogil:
-    cdef int32_t x = (<const int32_t *>a)[0], y = (<const int32_t *>b)[0]
-    return (x > y) - (x < y)
-
-
 def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const double[::1] vals, int32_t size):
     """COO triples (duplicates allowed) -> CSR (indptr int64, indices int32 sorted in each row, data int64) of
     their sums in units of 2**-32, each value rounded to those units before it is added.
 
-    Bucketed by row (a counting sort), then each row summed in a dense accumulator over the columns: O(n + V)
-    and no sort of the triples (only of each row's distinct columns). Numpy twin: ``_reference.sum_triples_fixed``.
+    Two stable counting sorts (by column, then by row) leave each row's triples in column order, so equal
+    columns are neighbours and are summed in one pass: O(n + V), no comparison sort.
+    Numpy twin: ``_reference.sum_triples_fixed``.
     """
-    cdef int64_t n = rows.shape[0], k, p, start, stop, w, distinct, c
+    cdef int64_t n = rows.shape[0], k, p, q, w, start, stop
+    cdef int32_t r, c
     if cols.shape[0] != n or vals.shape[0] != n:
         raise ValueError("rows, cols and vals must have the same length")
-    indptr_arr = np.zeros(size + 1, dtype=np.int64)
-    cdef int64_t[::1] indptr = indptr_arr
-    cdef int32_t r
     for k in range(n):
         if rows[k] < 0 or rows[k] >= size or cols[k] < 0 or cols[k] >= size:
             raise ValueError(f"triple {k} = ({rows[k]}, {cols[k]}) lies outside a {size} x {size} matrix")
-    bucket_cols_arr = np.empty(n, dtype=np.int32)
-    bucket_vals_arr = np.empty(n, dtype=np.int64)
-    cdef int32_t[::1] bucket_cols = bucket_cols_arr
-    cdef int64_t[::1] bucket_vals = bucket_vals_arr
-    accumulator_arr = np.zeros(size, dtype=np.int64)
-    seen_arr = np.full(size, -1, dtype=np.int32)
-    cdef int64_t[::1] accumulator = accumulator_arr
-    cdef int32_t[::1] seen = seen_arr
-    cdef int64_t[::1] fill
-    fill_arr = np.empty(size, dtype=np.int64)
-    fill = fill_arr
+    by_col_rows_arr = np.empty(n, dtype=np.int32)
+    by_col_vals_arr = np.empty(n, dtype=np.int64)
+    out_cols_arr = np.empty(n, dtype=np.int32)
+    out_vals_arr = np.empty(n, dtype=np.int64)
+    col_ptr_arr = np.zeros(size + 1, dtype=np.int64)
+    indptr_arr = np.zeros(size + 1, dtype=np.int64)
+    cdef int32_t[::1] by_col_rows = by_col_rows_arr, out_cols = out_cols_arr
+    cdef int64_t[::1] by_col_vals = by_col_vals_arr, out_vals = out_vals_arr
+    cdef int64_t[::1] col_ptr = col_ptr_arr, indptr = indptr_arr
     with nogil:
         for k in range(n):
+            col_ptr[cols[k] + 1] += 1
             indptr[rows[k] + 1] += 1
-        for r in range(size):
-            indptr[r + 1] += indptr[r]
-            fill[r] = indptr[r]
-        for k in range(n):                         # bucket by row, keeping the triples' order within a row
-            p = fill[rows[k]]
-            bucket_cols[p] = cols[k]
-            bucket_vals[p] = units(vals[k])
-            fill[rows[k]] = p + 1
+        for c in range(size):
+            col_ptr[c + 1] += col_ptr[c]
+            indptr[c + 1] += indptr[c]
+        for k in range(n):                          # by column (col_ptr[c] moves to the end of column c)
+            p = col_ptr[cols[k]]
+            by_col_rows[p] = rows[k]
+            by_col_vals[p] = units(vals[k])
+            col_ptr[cols[k]] = p + 1
+        p = 0
+        for c in range(size):                       # then by row, columns ascending within each row
+            stop = col_ptr[c]
+            while p < stop:
+                r = by_col_rows[p]
+                q = indptr[r]
+                out_cols[q] = c
+                out_vals[q] = by_col_vals[p]
+                indptr[r] = q + 1
+                p += 1
+        # indptr[r] is now the end of row r; sum neighbours with equal columns, compacting to w
         w = 0
-        for r in range(size):                      # sum each row; write its distinct columns, sorted, at w
-            start, stop = indptr[r], indptr[r + 1]
-            distinct = 0
-            for p in range(start, stop):
-                c = bucket_cols[p]
-                if seen[c] != r:
-                    seen[c] = r
-                    accumulator[c] = bucket_vals[p]
-                    bucket_cols[start + distinct] = <int32_t>c     # distinct <= p - start: never ahead of p
-                    distinct += 1
-                else:
-                    accumulator[c] += bucket_vals[p]
-            if distinct > 1:
-                qsort(&bucket_cols[start], distinct, sizeof(int32_t), compare_int32)
-            for p in range(distinct):
-                c = bucket_cols[start + p]
-                bucket_cols[w + p] = <int32_t>c
-                bucket_vals[w + p] = accumulator[c]
+        start = 0
+        for r in range(size):
+            stop = indptr[r]
             indptr[r] = w
-            w += distinct
+            p = start
+            while p < stop:
+                c = out_cols[p]
+                out_cols[w] = c
+                out_vals[w] = out_vals[p]
+                p += 1
+                while p < stop and out_cols[p] == c:
+                    out_vals[w] += out_vals[p]
+                    p += 1
+                w += 1
+            start = stop
         indptr[size] = w
-    return indptr_arr, bucket_cols_arr[:w].copy(), bucket_vals_arr[:w].copy()
+    return indptr_arr, out_cols_arr[:w].copy(), out_vals_arr[:w].copy()
