@@ -319,6 +319,8 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
                      chunk_words=200_000, progress_per=5.0, total_words=None):
     """Count :class:`PairStatistics` of a corpus with `workers` threads over chunks of `chunk_words` tokens.
 
+    The counts are exact sums (see :func:`count_exact`), rounded to float32 once at the end.
+
     Parameters
     ----------
     corpus_iterable : iterable of list of str, or :class:`~gensim_qwem.corpus.CorpusFiles`
@@ -341,6 +343,20 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
     -----
     Under glibc this holds the process's mmap threshold at 128 KiB (:func:`map_large_blocks`), for the
     rest of the process, so that the arrays freed while counting go back to the OS.
+    """
+    keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
+    upper, word_counts, _, sentences = count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows,
+                                                   workers, chunk_words, progress_per, total_words, as_float32=True)
+    return PairStatistics.from_upper(upper, word_counts, window, shrink_windows, keep_prob, sentences)
+
+
+def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows=True, workers=1,
+                chunk_words=200_000, progress_per=5.0, total_words=None, as_float32=False):
+    """The counting behind :func:`count_statistics` -> (upper, word_counts, raw words, sentences).
+
+    `upper` is the upper triangle of A as int64 CSR in units of 2**-32 (:func:`count_chunk_fixed`): exact
+    sums, so the counts of the shards of a corpus add up to the count of the whole bit for bit, in any order
+    (:mod:`gensim_qwem.distributed`). With `as_float32`, converted to float32 (:func:`from_fixed`).
     """
     vocab_size = len(keep_prob)
     keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
@@ -390,7 +406,8 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, workers))]
     for thread in threads:
         thread.start()
-    start = next_report = default_timer()
+    start = default_timer()
+    next_report = start + progress_per
     try:
         for job in source:
             jobs.put(job)
@@ -415,12 +432,15 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
         raise errors[0]
     word_counts = sum(tally[0] for tally in tallies)
     raw_words, sentences = sum(tally[1] for tally in tallies), sum(tally[2] for tally in tallies)
-    upper = partial_sums.total(dtype=np.float32, scale=1.0 / FIXED_POINT_UNITS)
+    if as_float32:
+        upper = partial_sums.total(dtype=np.float32, scale=1.0 / FIXED_POINT_UNITS)
+    else:
+        upper = partial_sums.total(dtype=np.int64)
     del partial_sums
     release_free_memory()
     logger.info("counted pair statistics of %i sentences, %i words in %.1fs: %i stored pairs (upper triangle)",
                 sentences, raw_words, default_timer() - start, upper.nnz)
-    return PairStatistics.from_upper(upper, word_counts, window, shrink_windows, keep_prob, sentences)
+    return upper, word_counts, raw_words, sentences
 
 
 class _RunningSum:

@@ -62,13 +62,34 @@ class CorpusFiles:
             raise ValueError(f"max_sentence_length must be an int >= 1. Got {max_sentence_length!r} instead.")
         self.paths = paths
         self.max_sentence_length = max_sentence_length
+        self.ranges = [(path, 0, None) for path in paths]   # (path, start, end): whole lines starting in [start, end)
+        self.client = None   # a dask.distributed.Client to count on (build_vocab(..., client=...)), never pickled
+
+    def __getstate__(self):
+        return dict(self.__dict__, client=None)
+
+    @classmethod
+    def byte_range(cls, path, start, end, max_sentence_length=MAX_WORDS_IN_BATCH):
+        """The lines of `path` that start at a byte offset in [start, end) (end None: the end of the file)."""
+        corpus = cls(path, max_sentence_length)
+        corpus.ranges = [(corpus.paths[0], int(start), None if end is None else int(end))]
+        return corpus
 
     def __iter__(self):
         """The sentences (lists of str), exactly as LineSentence gives them file after file."""
+        if any(start or end is not None for _, start, end in self.ranges):
+            for block in self.blocks():   # a byte range: LineSentence's split of its lines
+                for line in block.split(b"\n"):
+                    tokens = line.decode("utf-8").split()
+                    for i in range(0, len(tokens), self.max_sentence_length):
+                        yield tokens[i:i + self.max_sentence_length]
+            return
         for path in self.paths:
             yield from LineSentence(path, max_sentence_length=self.max_sentence_length)
 
     def __repr__(self):
+        if len(self.ranges) == 1 and (self.ranges[0][1] or self.ranges[0][2] is not None):
+            return "CorpusFiles.byte_range(%r, %i, %r)" % self.ranges[0]
         return f"CorpusFiles({self.paths!r})"
 
     @property
@@ -77,22 +98,20 @@ class CorpusFiles:
 
     def blocks(self, block_bytes=BLOCK_BYTES):
         """Yield bytes of whole lines (never across two files), about `block_bytes` at a time."""
-        for path in self.paths:
-            yield from file_blocks(path, block_bytes=block_bytes)
+        for path, start, end in self.ranges:
+            yield from file_blocks(path, start, end, block_bytes=block_bytes)
 
     def shards(self, parts):
-        """About `parts` pieces of about equal size, as (path, start, end) byte ranges of whole lines
-        (:func:`file_blocks`); a compressed file is one piece."""
+        """About `parts` pieces of about equal size, as :meth:`byte_range` corpora (whole lines, each once);
+        a compressed file is one piece, and every file at least one."""
         sizes = [os.path.getsize(path) for path in self.paths]
         target = max(1, sum(sizes) // max(1, parts))
         pieces = []
         for path, size in zip(self.paths, sizes):
-            if _compressed(path) or size <= target:
-                pieces.append((path, 0, None))
-                continue
-            count = max(1, round(size / target))
+            count = 1 if _compressed(path) else max(1, round(size / target))
             cuts = [size * k // count for k in range(count + 1)]
-            pieces.extend((path, lo, hi if hi < size else None) for lo, hi in zip(cuts[:-1], cuts[1:]))
+            pieces.extend(type(self).byte_range(path, lo, hi if hi < size else None, self.max_sentence_length)
+                          for lo, hi in zip(cuts[:-1], cuts[1:]))
         return pieces
 
 

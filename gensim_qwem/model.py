@@ -343,7 +343,7 @@ class QWEM(Word2Vec):
 
     # ------------------------------------------------------------------ vocabulary + statistics
     def build_vocab(self, corpus_iterable=None, corpus_file=None, update=False, progress_per=10000,
-                    keep_raw_vocab=False, trim_rule=None, **kwargs):
+                    keep_raw_vocab=False, trim_rule=None, client=None, **kwargs):
         """Build the vocabulary as Word2Vec does; the pair statistics are counted when first needed.
 
         The statistics (:attr:`statistics`) need a second pass over the corpus and memory of the order of
@@ -352,6 +352,9 @@ class QWEM(Word2Vec):
         training with ``weighting='uniform'``, or by saving, pickling or copying the model (so that they
         always travel with it). The corpus must then still be readable. For a one-shot iterator they are
         counted from the training corpus of a ``weighting='uniform'`` run, or by :meth:`count_statistics`.
+
+        With a ``dask.distributed.Client`` as `client` (and `corpus_file`), the vocabulary scan, and later the
+        pair counting, run shard by shard on its workers (:mod:`gensim_qwem.distributed`), with the same result.
         """
         if update:
             raise ValueError(
@@ -361,6 +364,14 @@ class QWEM(Word2Vec):
         self._check_model_parameters()
         corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
         corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
+        if client is not None:
+            if not isinstance(corpus_iterable, CorpusFiles):
+                raise TypeError("build_vocab(client=...) counts files on the cluster: pass corpus_file, not "
+                                "corpus_iterable.")
+            if self.max_vocab_size:
+                raise ValueError("max_vocab_size prunes the vocabulary while scanning, which a distributed scan "
+                                 "cannot reproduce; use min_count or max_final_vocab with client=...")
+            corpus_iterable.client = client
         previous = self._snapshot_vocab()
         try:  # a failure anywhere (vocabulary or statistics pass) leaves the previous model as it was
             super().build_vocab(corpus_iterable=corpus_iterable, corpus_file=corpus_file, update=False,
@@ -394,7 +405,12 @@ class QWEM(Word2Vec):
                             sentences, raw_words, distinct)
                 progress.next_report = default_timer() + 5.0
         progress.next_report = default_timer() + 5.0
-        vocab, total_words, corpus_count = scan_vocabulary(corpus.blocks(), corpus.max_sentence_length, progress)
+        if corpus.client is not None:
+            from gensim_qwem.distributed import scan_vocabulary_on
+            vocab, total_words, corpus_count = scan_vocabulary_on(corpus.client, corpus)
+        else:
+            vocab, total_words, corpus_count = scan_vocabulary(corpus.blocks(), corpus.max_sentence_length,
+                                                               progress)
         self.raw_vocab = defaultdict(int, vocab)
         return total_words, corpus_count
 
@@ -493,10 +509,12 @@ class QWEM(Word2Vec):
         self._statistics = value
         self._statistics_corpus = None
 
-    def count_statistics(self, corpus_iterable=None, corpus_file=None, workers=None):
+    def count_statistics(self, corpus_iterable=None, corpus_file=None, workers=None, client=None):
         """(Re)count the pair statistics A of a corpus under the current vocabulary and sampling settings.
 
         Returns the :class:`~gensim_qwem.cooccurrence.PairStatistics`, also stored as ``self.statistics``.
+        With a ``dask.distributed.Client`` as `client`, the files of `corpus_file` are counted shard by shard
+        on its workers (:mod:`gensim_qwem.distributed`); the result is the same, bit for bit.
         """
         if not self.wv.key_to_index:
             raise RuntimeError("You must build the vocabulary (build_vocab) before counting pair statistics.")
@@ -505,6 +523,11 @@ class QWEM(Word2Vec):
         if corpus_iterable is None:
             raise TypeError("Pass corpus_iterable or corpus_file to count pair statistics.")
         keep, window, shrink = self._sampling_scheme()
+        client = client or getattr(corpus_iterable, "client", None)
+        if client is not None:
+            from gensim_qwem.distributed import count_statistics_on
+            self.statistics = count_statistics_on(client, corpus_iterable, self.wv.index_to_key, keep, window, shrink)
+            return self.statistics
         self.statistics = count_statistics(corpus_iterable, self.wv.key_to_index, keep, window, shrink,
                                            workers=workers or self.workers, total_words=self.corpus_total_words)
         return self.statistics
