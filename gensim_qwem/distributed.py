@@ -53,7 +53,7 @@ def default_shards(client):
 
 
 class _Shared:
-    """What every shard's task needs, scattered to the workers once."""
+    """What every shard's counting task needs beside its shard."""
 
     def __init__(self, **values):
         self.__dict__.update(values)
@@ -107,7 +107,7 @@ def _run(client, what, function, shards, combine, *args):
     except Exception as error:
         client.cancel(futures + [total])
         raise RuntimeError(
-            f"{what} on the Dask cluster failed ({type(error).__name__}: {error})"
+            f"{what} on the Dask cluster failed ({type(error).__name__}: {str(error) or repr(error.args)})"
             + (f" on shard {failed}" if failed else "")
             + ". Nothing was summed or stored: fix the cause (e.g. the files must be readable at the same path "
             "on every worker) and count again.") from error
@@ -145,9 +145,9 @@ def count_statistics_on(client, corpus, words, keep_prob, window, shrink_windows
     keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
     if len(words) != len(keep_prob):
         raise ValueError(f"words ({len(words)}) and keep_prob ({len(keep_prob)}) must have one entry per word.")
-    shared = client.scatter(_Shared(words=list(words), keep_prob=keep_prob, window=int(window),
-                                    shrink_windows=bool(shrink_windows), threads=int(threads_per_shard),
-                                    chunk_words=int(chunk_words)), broadcast=True, hash=False)
+    # given with each task, not scattered: a task rerun after its worker died needs no data that died with it
+    shared = _Shared(words=list(words), keep_prob=keep_prob, window=int(window), shrink_windows=bool(shrink_windows),
+                     threads=int(threads_per_shard), chunk_words=int(chunk_words))
     parts = corpus.shards(shards or default_shards(client))
     upper, word_counts, _, sentences = _run(client, "PAIR COUNTING", _count_shard, parts, _add_counts, shared)
     return PairStatistics.from_upper(from_fixed(upper), word_counts, window, shrink_windows, keep_prob, sentences)
