@@ -60,6 +60,8 @@ def child(task, corpus, eval_dir):
         stats = model.count_statistics(corpus_file=corpus)
         out["count_s"], out["count_cpu_s"] = time.perf_counter() - start, time.process_time() - cpu
         out["stored_pairs"] = stats.stored_entries
+        import resource
+        out["peak_rss_mib_after_count"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         out["statistics_sha256"] = statistics_digest(stats)
         if task == "closed":
             start = time.perf_counter()
