@@ -514,23 +514,26 @@ class _RowShardedSum:
             self.sums[index].add(_row_range(matrix, lo, hi))
 
     def total(self, dtype=np.float64, scale=None):
-        """The sum as one CSR matrix with sorted indices; each range is freed as soon as it is copied.
+        """The sum as one CSR matrix with sorted indices, summed and copied range by range.
 
         With `scale`, the sums are int64 counts in units of `scale` (:func:`count_chunk_fixed`), converted
-        range by range; an overflow raises OverflowError."""
+        range by range; an overflow raises OverflowError. The result's arrays are allocated at an upper
+        bound of their size (the partial sums' entries), of which only the pages written take memory, and
+        shrunk in place at the end: so each range's sum exists only while it is copied.
+        """
         if self.sums is None:
             return scipy.sparse.csr_matrix((self.size, self.size), dtype=dtype)
         ranges = list(zip(self.bounds[:-1], self.bounds[1:]))
-        parts = [running.total(hi - lo, dtype if scale is None else np.int64, columns=self.size)
-                 for running, (lo, hi) in zip(self.sums, ranges)]
-        self.sums = None
-        nnz = sum(part.nnz for part in parts)
+        sums, self.sums = self.sums, None
+        bound = sum(part.nnz for running in sums for part in running.partials.values())
         indptr = np.zeros(self.size + 1, dtype=np.int64)
-        indices = np.empty(nnz, dtype=np.int32)
-        data = np.empty(nnz, dtype=dtype)
+        indices = np.empty(bound, dtype=np.int32)
+        data = np.empty(bound, dtype=dtype)
         start = 0
         for index, (lo, hi) in enumerate(ranges):
-            part, parts[index] = parts[index], None
+            running, sums[index] = sums[index], None
+            part = running.total(hi - lo, dtype if scale is None else np.int64, columns=self.size)
+            del running
             indptr[lo + 1:hi + 1] = part.indptr[1:] + start
             indices[start:start + part.nnz] = part.indices
             if scale is not None and part.nnz and part.data.min() < 0:
@@ -540,6 +543,8 @@ class _RowShardedSum:
             start += part.nnz
             del part
             release_free_memory()   # the range's arrays sit in the heap; give them back before the next fills
+        indices.resize(start, refcheck=False)    # realloc: the unwritten tail is given back, nothing copied
+        data.resize(start, refcheck=False)
         total = scipy.sparse.csr_matrix((data, indices, indptr), shape=(self.size, self.size))
         total.has_sorted_indices = True
         return total

@@ -151,3 +151,16 @@ def test_several_files_and_folders_read_as_one_corpus(lee_file, tmp_path):
 def test_bad_corpus_file_is_a_clear_error(source, error, match):
     with pytest.raises(error, match=match):
         QWEM(corpus_file=source, min_count=1)
+
+
+def test_compressed_files_are_read_whole(lee_file, tmp_path):
+    import gzip
+    packed = tmp_path / "lee.txt.gz"
+    packed.write_bytes(gzip.compress(open(lee_file, "rb").read()))
+    native, plain = QWEM(min_count=2, vector_size=8), QWEM(min_count=2, vector_size=8)
+    native.build_vocab(corpus_file=str(packed))
+    plain.build_vocab(corpus_file=lee_file)
+    assert native.wv.index_to_key == plain.wv.index_to_key
+    assert [(shard.ranges[0][1], shard.ranges[0][2]) for shard in CorpusFiles(packed).shards(4)] == [(0, None)]
+    with pytest.raises(ValueError, match="compressed: it can only be read whole"):
+        list(file_blocks(str(packed), 10, None))
