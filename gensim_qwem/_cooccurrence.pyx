@@ -11,6 +11,26 @@ from libc.string cimport memcpy
 
 DEF MAX_WINDOW = 1024
 
+cdef extern from *:
+    """
+    /* windows up to 8: the running distribution q over kept in-between tokens in fixed 8-wide loops the
+       compiler unrolls; w[m] = 0 and mask[m] = 0 from the window on, so the sums are the generic loop's */
+    static inline double qwem_total8(const double *q, const double *w) {
+        double t = 0.0;
+        for (int m = 0; m < 8; m++) t += q[m] * w[m];
+        return t;
+    }
+    static inline double qwem_step8(double *q, double p, const double *mask) {
+        double keep = 1.0 - p, next[8], mass = 0.0;
+        next[0] = q[0] * keep;
+        for (int m = 1; m < 8; m++) next[m] = q[m] * keep + q[m - 1] * p;
+        for (int m = 0; m < 8; m++) { q[m] = next[m] * mask[m]; mass += q[m]; }
+        return mass;
+    }
+    """
+    double total8 "qwem_total8" (const double *q, const double *w) noexcept nogil
+    double step8 "qwem_step8" (double *q, double p, const double *mask) noexcept nogil
+
 
 cdef struct Triples:
     int32_t *rows
@@ -66,8 +86,8 @@ cdef int push(Triples *out, int32_t row, int32_t col, double val) noexcept nogil
     return 0
 
 
-cdef inline int add_pair(Triples *out, double *dense, int32_t dense_size, int32_t row, int32_t col,
-                         double val, bint upper) noexcept nogil:
+cdef inline int add_pair(Triples *out, double *dense, int64_t *dense_fixed, int32_t dense_size, int32_t row,
+                         int32_t col, double val, bint upper) noexcept nogil:
     """dense[row, col] += val for two of the `dense_size` most frequent words, else append a triple.
 
     With `upper`, the pair goes to (min, max) instead: the upper triangle of A = C + C^T directly, where a
@@ -81,14 +101,17 @@ cdef inline int add_pair(Triples *out, double *dense, int32_t dense_size, int32_
         elif row == col:
             val = 2.0 * val
     if row < dense_size and col < dense_size:
-        dense[<int64_t>row * dense_size + col] += val
+        if dense_fixed != NULL:     # in units of 2**-32, each increment rounded (see sum_triples_fixed)
+            dense_fixed[<int64_t>row * dense_size + col] += <int64_t>(val * 4294967296.0 + 0.5)
+        else:
+            dense[<int64_t>row * dense_size + col] += val
         return 0
     return push(out, row, col, val)
 
 
 def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, const double[::1] keep_prob,
                     bint subsample, int window, bint shrink_windows, double tolerance=1e-9,
-                    double[:, ::1] dense=None, bint upper=False, buffers=None):
+                    double[:, ::1] dense=None, bint upper=False, buffers=None, int64_t[:, ::1] dense_fixed=None):
     """Expected counts of (left word, right word) pairs within one job; returns COO (rows, cols, vals).
 
     With `buffers` (rows int32, cols int32, vals float64 arrays of one length), the triples are written
@@ -102,6 +125,8 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
 
     With `dense` (D x D), pairs of two words with index < D (the most frequent, which make up about half
     of all pairs) are added into it instead of being returned: fewer triples to sort and merge.
+    `dense_fixed` (int64, D x D, instead of `dense`) takes them as exact sums in units of 2**-32, each pair's
+    weight rounded to those units first (as :func:`sum_triples_fixed` sums the triples).
 
     Weight of a pair whose kept positions are delta apart: (L + 1 - delta) / L with shrunk windows, else 1.
     With subsampling (keep probability p), for left word i and right word j with m in-between tokens:
@@ -116,6 +141,7 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
     cdef int m
     cdef double offset_weight[MAX_WINDOW]
     cdef double kept_between[MAX_WINDOW]   # q[m] = P(exactly m kept tokens strictly between i and j)
+    cdef double mask8[8]
     cdef double p_i, p_j, total, mass
     cdef Triples out
     cdef int failed = 0
@@ -123,13 +149,26 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
     cdef double[::1] vals_view
     cdef int32_t dense_size = 0
     cdef double *dense_ptr = NULL
+    cdef int64_t *fixed_ptr = NULL
+    if dense_fixed is not None and dense_fixed.shape[0] > 0:
+        if dense is not None:
+            raise ValueError("give dense or dense_fixed, not both")
+        if dense_fixed.shape[0] != dense_fixed.shape[1]:
+            raise ValueError(f"dense_fixed must be square, got {dense_fixed.shape[0]} x {dense_fixed.shape[1]}")
+        dense_size = dense_fixed.shape[0]
+        fixed_ptr = &dense_fixed[0, 0]
     if dense is not None and dense.shape[0] > 0:
         if dense.shape[0] != dense.shape[1]:
             raise ValueError(f"dense must be square, got {dense.shape[0]} x {dense.shape[1]}")
         dense_size = dense.shape[0]
         dense_ptr = &dense[0, 0]
+    for m in range(MAX_WINDOW):
+        offset_weight[m] = 0.0
+        kept_between[m] = 0.0
     for m in range(window):
         offset_weight[m] = (window - m) / <double>window if shrink_windows else 1.0  # delta = m + 1
+    for m in range(8):
+        mask8[m] = 1.0 if m < window else 0.0
     cdef int32_t[::1] given_rows, given_cols
     cdef double[::1] given_vals
     out.size = 0
@@ -156,7 +195,7 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                 if not subsample:
                     stop = min(hi, i + window + 1)
                     for j in range(i + 1, stop):
-                        if add_pair(&out, dense_ptr, dense_size, indices[i], indices[j], offset_weight[j - i - 1],
+                        if add_pair(&out, dense_ptr, fixed_ptr, dense_size, indices[i], indices[j], offset_weight[j - i - 1],
                                     upper) < 0:
                             failed = 1
                     continue
@@ -166,13 +205,25 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                 kept_between[0] = 1.0
                 for m in range(1, window):
                     kept_between[m] = 0.0
+                if window <= 8:
+                    for m in range(1, 8):
+                        kept_between[m] = 0.0
                 for j in range(i + 1, hi):
                     p_j = keep_prob[indices[j]]
+                    if window <= 8:     # the same sums as below, in loops of constant length
+                        total = total8(kept_between, offset_weight)
+                        if p_j > 0.0 and total > 0.0:
+                            if add_pair(&out, dense_ptr, fixed_ptr, dense_size, indices[i], indices[j],
+                                        p_i * p_j * total, upper) < 0:
+                                failed = 1
+                        if step8(kept_between, p_j, mask8) < tolerance:
+                            break
+                        continue
                     total = 0.0
                     for m in range(window):
                         total += kept_between[m] * offset_weight[m]
                     if p_j > 0.0 and total > 0.0:
-                        if add_pair(&out, dense_ptr, dense_size, indices[i], indices[j], p_i * p_j * total,
+                        if add_pair(&out, dense_ptr, fixed_ptr, dense_size, indices[i], indices[j], p_i * p_j * total,
                                     upper) < 0:
                             failed = 1
                     # token j becomes an in-between token: q'[m] = q[m] (1 - p_j) + q[m - 1] p_j
@@ -206,3 +257,81 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
         if out.owned:
             free(out.rows); free(out.cols); free(out.vals)
     return rows, cols, vals
+
+
+# pair counts are summed exactly, as int64 multiples of 2**-32 (FIXED_POINT_UNITS per 1.0): each increment is
+# rounded once, so every order and grouping of the same increments gives the very same sums
+DEF UNITS = 4294967296.0
+FIXED_POINT_UNITS = UNITS
+
+
+cdef inline int64_t units(double val) noexcept nogil:
+    """val >= 0 rounded to the nearest multiple of 2**-32, in those units"""
+    return <int64_t>(val * UNITS + 0.5)
+
+
+def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const double[::1] vals, int32_t size):
+    """COO triples (duplicates allowed) -> CSR (indptr int64, indices int32 sorted in each row, data int64) of
+    their sums in units of 2**-32, each value rounded to those units before it is added.
+
+    Two stable counting sorts (by column, then by row) leave each row's triples in column order, so equal
+    columns are neighbours and are summed in one pass: O(n + V), no comparison sort.
+    Numpy twin: ``_reference.sum_triples_fixed``.
+    """
+    cdef int64_t n = rows.shape[0], k, p, q, w, start, stop
+    cdef int32_t r, c
+    if cols.shape[0] != n or vals.shape[0] != n:
+        raise ValueError("rows, cols and vals must have the same length")
+    for k in range(n):
+        if rows[k] < 0 or rows[k] >= size or cols[k] < 0 or cols[k] >= size:
+            raise ValueError(f"triple {k} = ({rows[k]}, {cols[k]}) lies outside a {size} x {size} matrix")
+    by_col_rows_arr = np.empty(n, dtype=np.int32)
+    by_col_vals_arr = np.empty(n, dtype=np.int64)
+    out_cols_arr = np.empty(n, dtype=np.int32)
+    out_vals_arr = np.empty(n, dtype=np.int64)
+    col_ptr_arr = np.zeros(size + 1, dtype=np.int64)
+    indptr_arr = np.zeros(size + 1, dtype=np.int64)
+    cdef int32_t[::1] by_col_rows = by_col_rows_arr, out_cols = out_cols_arr
+    cdef int64_t[::1] by_col_vals = by_col_vals_arr, out_vals = out_vals_arr
+    cdef int64_t[::1] col_ptr = col_ptr_arr, indptr = indptr_arr
+    with nogil:
+        for k in range(n):
+            col_ptr[cols[k] + 1] += 1
+            indptr[rows[k] + 1] += 1
+        for c in range(size):
+            col_ptr[c + 1] += col_ptr[c]
+            indptr[c + 1] += indptr[c]
+        for k in range(n):                          # by column (col_ptr[c] moves to the end of column c)
+            p = col_ptr[cols[k]]
+            by_col_rows[p] = rows[k]
+            by_col_vals[p] = units(vals[k])
+            col_ptr[cols[k]] = p + 1
+        p = 0
+        for c in range(size):                       # then by row, columns ascending within each row
+            stop = col_ptr[c]
+            while p < stop:
+                r = by_col_rows[p]
+                q = indptr[r]
+                out_cols[q] = c
+                out_vals[q] = by_col_vals[p]
+                indptr[r] = q + 1
+                p += 1
+        # indptr[r] is now the end of row r; sum neighbours with equal columns, compacting to w
+        w = 0
+        start = 0
+        for r in range(size):
+            stop = indptr[r]
+            indptr[r] = w
+            p = start
+            while p < stop:
+                c = out_cols[p]
+                out_cols[w] = c
+                out_vals[w] = out_vals[p]
+                p += 1
+                while p < stop and out_cols[p] == c:
+                    out_vals[w] += out_vals[p]
+                    p += 1
+                w += 1
+            start = stop
+        indptr[size] = w
+    return indptr_arr, out_cols_arr[:w].copy(), out_vals_arr[:w].copy()

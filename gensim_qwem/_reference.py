@@ -144,3 +144,43 @@ def target_products(A_upper, pair_rate, noise, negative, X):
     """S X with S = 4 A / (A + B) on A's support, from A's upper triangle (twin of target_matvec/matmat)."""
     U = upper_target(A_upper, pair_rate, noise, negative)
     return (U + U.T - np.diag(np.diag(U))) @ X
+
+
+def lines_to_sentences(data, max_sentence_length=10000):
+    """Sentences (lists of str) of bytes of text lines, as LineSentence reads them (the reader's spec)."""
+    sentences = []
+    for line in data.split(b"\n"):
+        tokens = line.decode("utf-8").split()
+        sentences.extend(tokens[i:i + max_sentence_length] for i in range(0, len(tokens), max_sentence_length))
+    return sentences
+
+
+def index_lines(data, key_to_index, max_sentence_length=10000):
+    """Numpy twin of ``_corpus_reader.index_lines``: (indices, offsets, raw_lengths, raw words)."""
+    indices, offsets, raw_lengths = [], [0], []
+    for sentence in lines_to_sentences(data, max_sentence_length):
+        indices.extend(key_to_index[token] for token in sentence if token in key_to_index)
+        offsets.append(len(indices))
+        raw_lengths.append(len(sentence))
+    return (np.array(indices, dtype=np.int32), np.array(offsets, dtype=np.int64),
+            np.array(raw_lengths, dtype=np.int32), sum(raw_lengths))
+
+
+def scan_lines(data, max_sentence_length=10000):
+    """Twin of ``_corpus_reader.scan_lines`` with a fresh counter: (dict word -> count in order of first
+    occurrence, raw words, sentences)."""
+    counts, raw, sentences = {}, 0, 0
+    for sentence in lines_to_sentences(data, max_sentence_length):
+        for token in sentence:
+            counts[token] = counts.get(token, 0) + 1
+        raw, sentences = raw + len(sentence), sentences + 1
+    return counts, raw, sentences
+
+
+def sum_triples_fixed(rows, cols, vals, size):
+    """Twin of ``_cooccurrence.sum_triples_fixed``: each value rounded to units of 2**-32, then summed exactly.
+
+    Returns the dense size x size int64 matrix of the sums."""
+    total = np.zeros((size, size), dtype=np.int64)
+    np.add.at(total, (rows, cols), np.floor(np.asarray(vals) * 2.0 ** 32 + 0.5).astype(np.int64))
+    return total

@@ -15,7 +15,9 @@ import numpy as np
 import scipy.sparse
 from gensim import utils
 
-from gensim_qwem._cooccurrence import count_pairs_job
+from gensim_qwem._cooccurrence import FIXED_POINT_UNITS, count_pairs_job, sum_triples_fixed
+from gensim_qwem._corpus_reader import index_lines
+from gensim_qwem.corpus import CorpusFiles, table_for
 from gensim_qwem._symmetric import upper_row_sums as _upper_row_sums
 from gensim_qwem._sgd import sentences_to_indices
 
@@ -224,6 +226,35 @@ def count_chunk_upper(indices, offsets, keep_prob, window, shrink_windows, vocab
                                    shape=summed.shape)
 
 
+def count_chunk_fixed(indices, offsets, keep_prob, window, shrink_windows, vocab_size, dense_fixed=None,
+                      buffers=None):
+    """Upper triangle (j >= i) of :func:`count_chunk`'s A as int64 CSR in units of 2**-32 (exact sums: each
+    pair's weight rounded to those units once, then added as integers, so that the counts of any split of
+    a corpus add up to the very same numbers).
+
+    With `dense_fixed` (D x D int64), pairs among the D most frequent words go into its upper triangle
+    instead: add :func:`dense_upper` ``(dense_fixed, dtype=np.int64)`` once after the last chunk.
+    """
+    subsample = bool(np.any(keep_prob < 1.0))
+    rows, cols, vals = count_pairs_job(indices, offsets, keep_prob, subsample, window, shrink_windows,
+                                       dense_fixed=dense_fixed, upper=True, buffers=buffers)
+    indptr, columns, data = sum_triples_fixed(rows, cols, vals, vocab_size)
+    matrix = scipy.sparse.csr_matrix((data, columns, indptr), shape=(vocab_size, vocab_size))
+    matrix.has_sorted_indices = True
+    return matrix
+
+
+def from_fixed(upper):
+    """float32 CSR of int64 counts in units of 2**-32 (:func:`count_chunk_fixed`)."""
+    if upper.nnz and upper.data.min() < 0:
+        raise OverflowError("A pair count exceeded 2**31 expected pairs, beyond what the exact int64 sums hold; "
+                            "count with subsampling (sample > 0) or count shards apart and add them in float.")
+    data = (upper.data * (1.0 / FIXED_POINT_UNITS)).astype(np.float32)
+    matrix = scipy.sparse.csr_matrix((data, upper.indices, upper.indptr), shape=upper.shape)
+    matrix.has_sorted_indices = upper.has_sorted_indices
+    return matrix
+
+
 def triple_buffers(capacity, previous=None):
     """(rows, cols, vals) arrays for at least `capacity` of the counting kernel's triples: `previous` when
     it holds that many, else new ones.
@@ -237,10 +268,10 @@ def triple_buffers(capacity, previous=None):
     return np.empty(capacity, dtype=np.int32), np.empty(capacity, dtype=np.int32), np.empty(capacity)
 
 
-def dense_upper(block, size, band=128):
+def dense_upper(block, size, band=128, dtype=np.float32):
     """The upper triangle of a dense top-left block of upper-triangle counts, as float32 CSR (size x size).
 
-    Converted `band` rows at a time, so the temporaries are a band's, not the block's (np.triu or a COO
+    Converted `band` rows at a time (to `dtype`: int64 for :func:`count_chunk_fixed`'s block), so the temporaries are a band's, not the block's (np.triu or a COO
     of the whole block would double its memory at the end of counting).
     """
     rows = block.shape[0]
@@ -249,7 +280,7 @@ def dense_upper(block, size, band=128):
         counts[lo + 1:min(rows, lo + band) + 1] = np.count_nonzero(np.triu(block[lo:lo + band], lo), axis=1)
     indptr = np.cumsum(counts)
     indices = np.empty(indptr[-1], dtype=np.int32)
-    data = np.empty(indptr[-1], dtype=np.float32)
+    data = np.empty(indptr[-1], dtype=dtype)
     for lo in range(0, rows, band):
         part = np.triu(block[lo:lo + band], lo)
         band_rows, band_cols = np.nonzero(part)       # row-major order: sorted columns within each row
@@ -288,10 +319,13 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
                      chunk_words=200_000, progress_per=5.0, total_words=None):
     """Count :class:`PairStatistics` of a corpus with `workers` threads over chunks of `chunk_words` tokens.
 
+    The counts are exact sums (see :func:`count_exact`), rounded to float32 once at the end.
+
     Parameters
     ----------
-    corpus_iterable : iterable of list of str
-        The sentences, as given to ``Word2Vec.train``.
+    corpus_iterable : iterable of list of str, or :class:`~gensim_qwem.corpus.CorpusFiles`
+        The sentences, as given to ``Word2Vec.train``. Files (CorpusFiles) are read in blocks of whole
+        lines that the counting threads tokenise and index themselves, GIL released (same counts).
     key_to_index : dict
         Vocabulary (``model.wv.key_to_index``); other tokens are removed before windowing.
     keep_prob : numpy.ndarray
@@ -310,16 +344,38 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
     Under glibc this holds the process's mmap threshold at 128 KiB (:func:`map_large_blocks`), for the
     rest of the process, so that the arrays freed while counting go back to the OS.
     """
+    keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
+    upper, word_counts, _, sentences = count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows,
+                                                   workers, chunk_words, progress_per, total_words, as_float32=True)
+    return PairStatistics.from_upper(upper, word_counts, window, shrink_windows, keep_prob, sentences)
+
+
+def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows=True, workers=1,
+                chunk_words=200_000, progress_per=5.0, total_words=None, as_float32=False):
+    """The counting behind :func:`count_statistics` -> (upper, word_counts, raw words, sentences).
+
+    `upper` is the upper triangle of A as int64 CSR in units of 2**-32 (:func:`count_chunk_fixed`): exact
+    sums, so the counts of the shards of a corpus add up to the count of the whole bit for bit, in any order
+    (:mod:`gensim_qwem.distributed`). With `as_float32`, converted to float32 (:func:`from_fixed`).
+    """
     vocab_size = len(keep_prob)
     keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
     map_large_blocks()
     partial_sums, errors = _RowShardedSum(vocab_size, SUM_SHARDS), []
-    word_counts = np.zeros(vocab_size, dtype=np.int64)
     jobs = queue.Queue(maxsize=2 * workers)
+    if isinstance(corpus_iterable, CorpusFiles):
+        # raw blocks of whole lines (about 6 bytes a token in English text), indexed by the counting threads
+        table, max_length = table_for(key_to_index), corpus_iterable.max_sentence_length
+        source = ((block, None, None) for block in corpus_iterable.blocks(block_bytes=6 * chunk_words))
+    else:
+        source = (chunk[:3] for chunk in _chunks(corpus_iterable, key_to_index, chunk_words))
+    tallies = []        # per thread: [in-vocabulary word counts, raw words, sentences]
 
     def worker():
         # pairs of the most frequent words accumulate in a per-thread dense block across chunks
-        dense = np.zeros((min(vocab_size, DENSE_COUNT_WORDS),) * 2)
+        dense = np.zeros((min(vocab_size, DENSE_COUNT_WORDS),) * 2, dtype=np.int64)
+        tally = [np.zeros(vocab_size, dtype=np.int64), 0, 0]
+        tallies.append(tally)
         buffers = None
         while True:
             job = jobs.get()
@@ -328,40 +384,44 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
             if errors:
                 continue
             try:
+                indices, offsets, raw = job
+                if offsets is None:     # a block of text: tokenise and index it here (GIL released)
+                    indices, offsets, _, raw = index_lines(indices, table, max_length)
+                tally[0] += np.bincount(indices, minlength=vocab_size)
+                tally[1] += raw
+                tally[2] += len(offsets) - 1
                 # room for the kernel's first guess (window + 1 triples a token); more grows in the kernel
-                buffers = triple_buffers(len(job[0]) * (window + 1), buffers)
-                partial_sums.add(count_chunk_upper(job[0], job[1], keep_prob, window, shrink_windows, vocab_size,
-                                                    dense, buffers))
+                buffers = triple_buffers(len(indices) * (window + 1), buffers)
+                partial_sums.add(count_chunk_fixed(indices, offsets, keep_prob, window, shrink_windows, vocab_size,
+                                                   dense, buffers))
             except BaseException as error:  # reported to the caller below
                 errors.append(error)
         buffers = None
         if not errors:
             try:
-                partial_sums.add(dense_upper(dense, vocab_size))
+                partial_sums.add(dense_upper(dense, vocab_size, dtype=np.int64))
             except BaseException as error:
                 errors.append(error)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, workers))]
     for thread in threads:
         thread.start()
-    start = next_report = default_timer()
-    raw_words = sentences = 0
+    start = default_timer()
+    next_report = start + progress_per
     try:
-        for indices, offsets, raw, n_sentences in _chunks(corpus_iterable, key_to_index, chunk_words):
-            word_counts += np.bincount(indices, minlength=vocab_size)
-            raw_words += raw
-            sentences += n_sentences
-            jobs.put((indices, offsets))
+        for job in source:
+            jobs.put(job)
             if errors:
                 break
             if default_timer() >= next_report:
+                raw_words = sum(tally[1] for tally in tallies)
                 rate = raw_words / max(default_timer() - start, 1e-9)
                 if total_words:
                     logger.info("PAIR COUNTING: %.1f%% of %i words, %.0f words/s, ETA %.0fs",
                                 100.0 * raw_words / total_words, total_words, rate,
                                 max(total_words - raw_words, 0) / max(rate, 1e-9))
                 else:
-                    logger.info("PAIR COUNTING: %i sentences, %i words, %.0f words/s", sentences, raw_words, rate)
+                    logger.info("PAIR COUNTING: %i words, %.0f words/s", raw_words, rate)
                 next_report = default_timer() + progress_per
     finally:
         for _ in threads:
@@ -370,12 +430,17 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
             thread.join()
     if errors:
         raise errors[0]
-    upper = partial_sums.total(dtype=np.float32)
+    word_counts = sum(tally[0] for tally in tallies)
+    raw_words, sentences = sum(tally[1] for tally in tallies), sum(tally[2] for tally in tallies)
+    if as_float32:
+        upper = partial_sums.total(dtype=np.float32, scale=1.0 / FIXED_POINT_UNITS)
+    else:
+        upper = partial_sums.total(dtype=np.int64)
     del partial_sums
     release_free_memory()
     logger.info("counted pair statistics of %i sentences, %i words in %.1fs: %i stored pairs (upper triangle)",
                 sentences, raw_words, default_timer() - start, upper.nnz)
-    return PairStatistics.from_upper(upper, word_counts, window, shrink_windows, keep_prob, sentences)
+    return upper, word_counts, raw_words, sentences
 
 
 class _RunningSum:
@@ -415,6 +480,15 @@ class _RunningSum:
         return total
 
 
+def _row_range(matrix, lo, hi):
+    """Rows lo:hi of a CSR matrix, sharing its index and data arrays (scipy's slicing copies them)."""
+    a, b = matrix.indptr[lo], matrix.indptr[hi]
+    part = scipy.sparse.csr_matrix((matrix.data[a:b], matrix.indices[a:b], matrix.indptr[lo:hi + 1] - a),
+                                   shape=(hi - lo, matrix.shape[1]))
+    part.has_sorted_indices = matrix.has_sorted_indices
+    return part
+
+
 class _RowShardedSum:
     """Sum of V x V sparse matrices, each cut into `shards` row ranges that are summed apart (a
     :class:`_RunningSum` each) and joined once at the end.
@@ -437,28 +511,40 @@ class _RowShardedSum:
                 self.bounds = [0, *sorted(set(int(c) for c in cuts) - {0, self.size}), self.size]
                 self.sums = [_RunningSum() for _ in self.bounds[1:]]
         for index, (lo, hi) in enumerate(zip(self.bounds[:-1], self.bounds[1:])):
-            self.sums[index].add(matrix[lo:hi])
+            self.sums[index].add(_row_range(matrix, lo, hi))
 
-    def total(self, dtype=np.float64):
-        """The sum as one CSR matrix with sorted indices; each range is freed as soon as it is copied."""
+    def total(self, dtype=np.float64, scale=None):
+        """The sum as one CSR matrix with sorted indices, summed and copied range by range.
+
+        With `scale`, the sums are int64 counts in units of `scale` (:func:`count_chunk_fixed`), converted
+        range by range; an overflow raises OverflowError. The result's arrays are allocated at an upper
+        bound of their size (the partial sums' entries), of which only the pages written take memory, and
+        shrunk in place at the end: so each range's sum exists only while it is copied.
+        """
         if self.sums is None:
             return scipy.sparse.csr_matrix((self.size, self.size), dtype=dtype)
         ranges = list(zip(self.bounds[:-1], self.bounds[1:]))
-        parts = [running.total(hi - lo, dtype, columns=self.size) for running, (lo, hi) in zip(self.sums, ranges)]
-        self.sums = None
-        nnz = sum(part.nnz for part in parts)
+        sums, self.sums = self.sums, None
+        bound = sum(part.nnz for running in sums for part in running.partials.values())
         indptr = np.zeros(self.size + 1, dtype=np.int64)
-        indices = np.empty(nnz, dtype=np.int32)
-        data = np.empty(nnz, dtype=dtype)
+        indices = np.empty(bound, dtype=np.int32)
+        data = np.empty(bound, dtype=dtype)
         start = 0
         for index, (lo, hi) in enumerate(ranges):
-            part, parts[index] = parts[index], None
+            running, sums[index] = sums[index], None
+            part = running.total(hi - lo, dtype if scale is None else np.int64, columns=self.size)
+            del running
             indptr[lo + 1:hi + 1] = part.indptr[1:] + start
             indices[start:start + part.nnz] = part.indices
-            data[start:start + part.nnz] = part.data
+            if scale is not None and part.nnz and part.data.min() < 0:
+                raise OverflowError("A pair count exceeded 2**31 expected pairs, beyond what the exact int64 sums "
+                                    "hold; count with subsampling (sample > 0).")
+            data[start:start + part.nnz] = part.data if scale is None else part.data * scale
             start += part.nnz
             del part
             release_free_memory()   # the range's arrays sit in the heap; give them back before the next fills
+        indices.resize(start, refcheck=False)    # realloc: the unwritten tail is given back, nothing copied
+        data.resize(start, refcheck=False)
         total = scipy.sparse.csr_matrix((data, indices, indptr), shape=(self.size, self.size))
         total.has_sorted_indices = True
         return total

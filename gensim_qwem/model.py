@@ -13,6 +13,7 @@ import time
 import traceback
 from timeit import default_timer
 import weakref
+from collections import defaultdict
 from types import GeneratorType
 
 import numpy as np
@@ -26,6 +27,7 @@ from gensim_qwem.closed_form import (WORD_WEIGHTS, ScaledOperator, embeddings_fr
 from gensim_qwem.closed_form import word_weights as closed_form_word_weights
 from gensim_qwem import persistence
 from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
+from gensim_qwem.corpus import CorpusFiles, IndexedJob, indexed_jobs, scan_vocabulary, table_for
 from gensim_qwem.gradient import (FullBatchDescent, Refinement, modes_learned, settled, step_size,
                                   top_eigenvalue_estimate)
 from gensim_qwem.persistence import atomic_save
@@ -79,6 +81,13 @@ def _check_real(name, value, minimum, strict=True, maximum=None):
     if not np.isfinite(value) or (value <= minimum if strict else value < minimum) or (
             maximum is not None and value > maximum):
         raise _param_error(name, f"a number {bound}", value)
+
+
+def _native_corpus(corpus_iterable, corpus_file):
+    """(corpus_iterable, corpus_file) with files as a CorpusFiles corpus, read natively (same sentences)."""
+    if corpus_file is not None and corpus_iterable is None:
+        return CorpusFiles(corpus_file), None
+    return corpus_iterable, corpus_file
 
 
 def _is_one_shot(corpus):
@@ -334,7 +343,7 @@ class QWEM(Word2Vec):
 
     # ------------------------------------------------------------------ vocabulary + statistics
     def build_vocab(self, corpus_iterable=None, corpus_file=None, update=False, progress_per=10000,
-                    keep_raw_vocab=False, trim_rule=None, **kwargs):
+                    keep_raw_vocab=False, trim_rule=None, client=None, **kwargs):
         """Build the vocabulary as Word2Vec does; the pair statistics are counted when first needed.
 
         The statistics (:attr:`statistics`) need a second pass over the corpus and memory of the order of
@@ -343,6 +352,9 @@ class QWEM(Word2Vec):
         training with ``weighting='uniform'``, or by saving, pickling or copying the model (so that they
         always travel with it). The corpus must then still be readable. For a one-shot iterator they are
         counted from the training corpus of a ``weighting='uniform'`` run, or by :meth:`count_statistics`.
+
+        With a ``dask.distributed.Client`` as `client` (and `corpus_file`), the vocabulary scan, and later the
+        pair counting, run shard by shard on its workers (:mod:`gensim_qwem.distributed`), with the same result.
         """
         if update:
             raise ValueError(
@@ -351,6 +363,15 @@ class QWEM(Word2Vec):
                 "Build a new model on the combined corpus instead.")
         self._check_model_parameters()
         corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
+        corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
+        if client is not None:
+            if not isinstance(corpus_iterable, CorpusFiles):
+                raise TypeError("build_vocab(client=...) counts files on the cluster: pass corpus_file, not "
+                                "corpus_iterable.")
+            if self.max_vocab_size:
+                raise ValueError("max_vocab_size prunes the vocabulary while scanning, which a distributed scan "
+                                 "cannot reproduce; use min_count or max_final_vocab with client=...")
+            corpus_iterable.client = client
         previous = self._snapshot_vocab()
         try:  # a failure anywhere (vocabulary or statistics pass) leaves the previous model as it was
             super().build_vocab(corpus_iterable=corpus_iterable, corpus_file=corpus_file, update=False,
@@ -358,8 +379,6 @@ class QWEM(Word2Vec):
                                 **kwargs)
             self._check_vocabulary_not_empty()
             self.statistics = None
-            if corpus_file is not None:
-                corpus_iterable = LineSentence(corpus_file)
             if _is_one_shot(corpus_iterable):
                 logger.warning("the corpus is a one-shot iterator: pair statistics will be counted from the "
                                "training corpus when first needed")
@@ -372,8 +391,27 @@ class QWEM(Word2Vec):
             raise
 
     def _scan_vocab(self, sentences, progress_per, trim_rule):
+        if isinstance(sentences, CorpusFiles) and not self.max_vocab_size:  # no pruning: all words counted
+            return self._scan_vocab_native(sentences)
         total_words, corpus_count = super()._scan_vocab(_checked_sentences(sentences), progress_per, trim_rule)
         _check_tokens(self.raw_vocab)
+        return total_words, corpus_count
+
+    def _scan_vocab_native(self, corpus):
+        """Word2Vec's vocabulary scan of files, read by the native reader: same counts, same word order."""
+        def progress(raw_words, sentences, distinct):
+            if default_timer() >= progress.next_report:
+                logger.info("PROGRESS: at sentence #%i, processed %i words, keeping %i word types",
+                            sentences, raw_words, distinct)
+                progress.next_report = default_timer() + 5.0
+        progress.next_report = default_timer() + 5.0
+        if corpus.client is not None:
+            from gensim_qwem.distributed import scan_vocabulary_on
+            vocab, total_words, corpus_count = scan_vocabulary_on(corpus.client, corpus)
+        else:
+            vocab, total_words, corpus_count = scan_vocabulary(corpus.blocks(), corpus.max_sentence_length,
+                                                               progress)
+        self.raw_vocab = defaultdict(int, vocab)
         return total_words, corpus_count
 
     def _check_vocabulary_not_empty(self, source=None):
@@ -427,16 +465,14 @@ class QWEM(Word2Vec):
                 f"corpus_file={corpus_iterable!r} or LineSentence({corpus_iterable!r}); for raw text "
                 "pass [text.split()].")
         if corpus_file is not None:
-            if not isinstance(corpus_file, (str, os.PathLike)):
-                raise TypeError(f"corpus_file must be a path to a text file, got {type(corpus_file).__name__}.")
-            if not os.path.isfile(corpus_file):
-                raise FileNotFoundError(f"corpus_file {str(corpus_file)!r} does not exist or is not a file.")
+            CorpusFiles(corpus_file)   # a file, a folder or a list of them: a clear error if not
         return corpus_iterable
 
     def _check_corpus_sanity(self, corpus_iterable=None, corpus_file=None, passes=1):
         # gensim rejects generators for several passes; other one-shot iterators (iter(list), open files)
         # would silently give empty epochs after the first
         corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
+        corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
         super()._check_corpus_sanity(corpus_iterable=corpus_iterable, corpus_file=corpus_file, passes=passes)
         if passes > 1 and corpus_iterable is not None and _is_one_shot(corpus_iterable):
             raise TypeError(
@@ -473,19 +509,25 @@ class QWEM(Word2Vec):
         self._statistics = value
         self._statistics_corpus = None
 
-    def count_statistics(self, corpus_iterable=None, corpus_file=None, workers=None):
+    def count_statistics(self, corpus_iterable=None, corpus_file=None, workers=None, client=None):
         """(Re)count the pair statistics A of a corpus under the current vocabulary and sampling settings.
 
         Returns the :class:`~gensim_qwem.cooccurrence.PairStatistics`, also stored as ``self.statistics``.
+        With a ``dask.distributed.Client`` as `client`, the files of `corpus_file` are counted shard by shard
+        on its workers (:mod:`gensim_qwem.distributed`); the result is the same, bit for bit.
         """
         if not self.wv.key_to_index:
             raise RuntimeError("You must build the vocabulary (build_vocab) before counting pair statistics.")
         self._check_corpus(corpus_iterable, corpus_file)
-        if corpus_file is not None:
-            corpus_iterable = LineSentence(corpus_file)
+        corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
         if corpus_iterable is None:
             raise TypeError("Pass corpus_iterable or corpus_file to count pair statistics.")
         keep, window, shrink = self._sampling_scheme()
+        client = client or getattr(corpus_iterable, "client", None)
+        if client is not None:
+            from gensim_qwem.distributed import count_statistics_on
+            self.statistics = count_statistics_on(client, corpus_iterable, self.wv.index_to_key, keep, window, shrink)
+            return self.statistics
         self.statistics = count_statistics(corpus_iterable, self.wv.key_to_index, keep, window, shrink,
                                            workers=workers or self.workers, total_words=self.corpus_total_words)
         return self.statistics
@@ -718,6 +760,7 @@ class QWEM(Word2Vec):
         if end_alpha is not None:
             _check_real("end_alpha", end_alpha, 0.0, strict=False)
         corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
+        corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
         if not self.wv.key_to_index:
             raise RuntimeError("You must first build the vocabulary (build_vocab) before training the model.")
         if self.trainer == "gradient":
@@ -740,7 +783,7 @@ class QWEM(Word2Vec):
         keep, window, shrink = self._sampling_scheme()
         if self.statistics is not None and self.statistics.matches(keep, window, shrink):
             return
-        source = LineSentence(corpus_file) if corpus_file is not None else corpus_iterable
+        source = CorpusFiles(corpus_file) if corpus_file is not None else corpus_iterable
         if source is None or (passes_after and _is_one_shot(source)):
             raise ValueError(
                 "weighting='uniform' needs the pair statistics of the corpus before training, which takes "
@@ -883,8 +926,8 @@ class QWEM(Word2Vec):
 
     def _train_epoch_corpusfile(self, corpus_file, cur_epoch=0, total_examples=None, total_words=None,
                                 callbacks=(), **kwargs):
-        # same job queue and kernel as corpus_iterable, reading the file with LineSentence
-        return self._train_epoch(LineSentence(corpus_file), cur_epoch=cur_epoch, total_examples=total_examples,
+        # same job queue and kernel as corpus_iterable, reading the files natively
+        return self._train_epoch(CorpusFiles(corpus_file), cur_epoch=cur_epoch, total_examples=total_examples,
                                  total_words=total_words, callbacks=callbacks)
 
     def _stop_epoch_threads(self, error):
@@ -912,12 +955,37 @@ class QWEM(Word2Vec):
         # a corpus that raises mid-epoch must reach the caller, not leave the workers waiting forever
         self._epoch_threads.append(threading.current_thread())
         try:
+            if isinstance(data_iterator, CorpusFiles):
+                return self._native_job_producer(data_iterator, job_queue, cur_epoch, total_examples, total_words)
             super()._job_producer(self._until_stopped(_checked_sentences(data_iterator)), job_queue,
                                   cur_epoch=cur_epoch, total_examples=total_examples, total_words=total_words)
         except BaseException as error:
             self._worker_error = self._worker_error or error
             for _ in range(self.workers):
                 job_queue.put(None)
+
+    def _native_job_producer(self, corpus, job_queue, cur_epoch, total_examples, total_words):
+        """gensim's job producer for files: jobs indexed natively (:class:`IndexedJob`), cut at the same sentences
+        and given the same learning rates as gensim's jobs of the same sentences from LineSentence."""
+        jobs = indexed_jobs(corpus.blocks(), table_for(self.wv.key_to_index), self.batch_words,
+                            corpus.max_sentence_length)
+        pushed_words = pushed_examples = job_no = 0
+        next_alpha = self._get_next_alpha(0.0, cur_epoch)
+        for job in jobs:
+            if self._worker_error is not None:
+                break
+            job_queue.put((job, next_alpha))
+            job_no += 1
+            if total_examples:   # gensim's decay: by examples when their total is known, else by words
+                pushed_examples += len(job)
+                next_alpha = self._get_next_alpha(pushed_examples / total_examples, cur_epoch)
+            else:
+                pushed_words += job.raw_words
+                next_alpha = self._get_next_alpha(pushed_words / total_words, cur_epoch)
+        if job_no == 0 and self.train_count == 0:
+            logger.warning("train() called with an empty corpus_file")
+        for _ in range(self.workers):
+            job_queue.put(None)
 
     def _worker_loop(self, job_queue, progress_queue):
         self._progress_queue = progress_queue
@@ -942,7 +1010,10 @@ class QWEM(Word2Vec):
 
     def _do_train_job(self, sentences, alpha, work):
         """One job: tokens -> indices (GIL held), then the nogil kernel. Returns (effective, raw) words."""
-        indices, offsets, raw_words = sentences_to_indices(sentences, self.wv.key_to_index)
+        if isinstance(sentences, IndexedJob):
+            indices, offsets, raw_words = sentences.indices, sentences.offsets, sentences.raw_words
+        else:
+            indices, offsets, raw_words = sentences_to_indices(sentences, self.wv.key_to_index)
         seed = int(self.random.integers(1, 2 ** 63))
         uniform = self.weighting == "uniform"
         u = self._uniform if uniform else _EMPTY_WEIGHTS

@@ -291,7 +291,7 @@ def test_analytic_solution_larger_than_vocabulary(model, corpus):
 # ---------------------------------------------------------------------------------------------- corpus files
 def test_corpus_file_that_does_not_exist(model, corpus, tmp_path):
     missing = str(tmp_path / "missing.txt")
-    expected = f"corpus_file {missing!r} does not exist or is not a file."
+    expected = f"corpus_file {missing!r} does not exist or is not a file or folder."
     with pytest.raises(FileNotFoundError, match=message(expected)):
         QWEM(corpus_file=missing, **SMALL)
     before = snapshot(model)
@@ -299,9 +299,11 @@ def test_corpus_file_that_does_not_exist(model, corpus, tmp_path):
         model.build_vocab(corpus_file=missing)
     with pytest.raises(FileNotFoundError, match=message(expected)):
         model.train(corpus_file=missing, total_words=10, epochs=1)
-    with pytest.raises(FileNotFoundError, match=message(f"corpus_file {str(tmp_path)!r} does not exist or is not "
-                                                        "a file.")):
-        model.build_vocab(corpus_file=str(tmp_path))  # a folder
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match=message(f"corpus_file {str(empty)!r} names no file: give a text file, a "
+                                                 "folder of them, or a list of them.")):
+        model.build_vocab(corpus_file=str(empty))  # a folder without files
     assert_intact(model, before, corpus)
 
 

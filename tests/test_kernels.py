@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from gensim_qwem import _reference, cooccurrence
+from gensim_qwem import _cooccurrence, _reference, cooccurrence
 from gensim_qwem._cooccurrence import count_pairs_job
 from gensim_qwem._sgd import pair_table, sentences_to_indices, train_job
 from gensim_qwem._symmetric import PANEL, upper_matmat, upper_matvec, upper_target
@@ -391,3 +391,36 @@ def test_target_operator_products_from_several_threads_at_once():
     with ThreadPoolExecutor(4) as pool:
         products = list(pool.map(op.matvec, xs))
     np.testing.assert_allclose(np.array(products), xs @ M.T, atol=1e-10)
+
+
+def test_fixed_point_sums_of_triples_match_their_twin():
+    rng = np.random.default_rng(5)
+    size = 40
+    rows = rng.integers(0, size, 3000).astype(np.int32)
+    cols = rng.integers(0, size, 3000).astype(np.int32)
+    vals = rng.random(3000) * rng.choice([1e-9, 1e-3, 1.0, 2.0], 3000)
+    indptr, indices, data = _cooccurrence.sum_triples_fixed(rows, cols, vals, size)
+    got = scipy.sparse.csr_matrix((data, indices, indptr), shape=(size, size))
+    assert got.has_sorted_indices and data.dtype == np.int64
+    np.testing.assert_array_equal(got.toarray(), _reference.sum_triples_fixed(rows, cols, vals, size))
+    # exact integer sums: any order and any split of the triples gives the same numbers
+    order = rng.permutation(3000)
+    again = _cooccurrence.sum_triples_fixed(rows[order], cols[order], vals[order], size)
+    assert all(np.array_equal(a, b) for a, b in zip(again, (indptr, indices, data)))
+    with pytest.raises(ValueError, match="outside a 40 x 40 matrix"):
+        _cooccurrence.sum_triples_fixed(rows, cols + 1, vals, size)
+
+
+def test_exact_counts_do_not_depend_on_chunking_or_threads():
+    # regression: with float32 partial sums, counting threads and chunk sizes moved the last bits of A
+    rng = np.random.default_rng(2)
+    corpus = [[f"w{int(i)}" for i in rng.zipf(1.3, size=rng.integers(1, 40)) % 300] for _ in range(400)]
+    vocab = {f"w{i}": i for i in range(300)}
+    keep = rng.uniform(0.05, 1.0, 300)
+    results = [cooccurrence.count_statistics(corpus, vocab, keep, 4, workers=workers, chunk_words=chunk)
+               for workers, chunk in ((1, 10 ** 6), (2, 97), (3, 1000))]
+    for other in results[1:]:
+        assert (other.upper != results[0].upper).nnz == 0
+        np.testing.assert_array_equal(other.upper.data, results[0].upper.data)
+    expected = _reference.count_pairs(*sentences_to_indices(corpus, vocab)[:2], keep, 4, True, 300)
+    np.testing.assert_allclose(results[0].upper.toarray(), np.triu(expected), rtol=1e-6, atol=1e-8)

@@ -1,0 +1,153 @@
+"""Counting on a Dask cluster: the vocabulary scan and the pair statistics of corpus files, shard by shard.
+
+Needs the optional extra ``pip install "gensim_qwem[distributed]"`` (``dask[distributed]``). Used through
+``model.build_vocab(corpus_file=..., client=client)`` and ``model.count_statistics(corpus_file=...,
+client=client)``.
+
+The files are cut into shards of whole lines (:meth:`CorpusFiles.shards`: byte ranges, a compressed file
+whole); each worker reads and counts its shard with the native reader, and the results are summed pairwise
+in a tree on the workers. Pair counts are exact integer sums (``cooccurrence.count_exact``), so the result
+is the single-process count bit for bit, whatever the shards and the order in which they finish. Word
+counts merge in shard order, which keeps the words in order of first occurrence, as the local scan has them.
+
+Dask retries a task whose worker died (``retries``; a task that kills workers repeatedly ends as
+``KilledWorker``); any shard that still fails stops the count with a RuntimeError naming it, and nothing
+is summed or stored.
+"""
+import logging
+from timeit import default_timer
+
+import numpy as np
+
+from gensim_qwem.cooccurrence import PairStatistics, count_exact, from_fixed
+from gensim_qwem.corpus import CorpusFiles, merge_vocabularies, scan_vocabulary
+
+logger = logging.getLogger(__name__)
+
+# times Dask reruns a shard's task after its worker died or it failed
+RETRIES = 2
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError as error:
+        raise ImportError("Counting on a Dask cluster needs dask.distributed: pip install \"gensim_qwem[distributed]\" "
+                          "(or pip install \"dask[distributed]\").") from error
+    return distributed
+
+
+def _check(client, corpus):
+    distributed = _distributed()
+    if not isinstance(client, distributed.Client):
+        raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}.")
+    if not isinstance(corpus, CorpusFiles):
+        raise TypeError("Counting on a Dask client reads files: pass corpus_file (a file, folder or list of them), "
+                        f"not a {type(corpus).__name__} corpus_iterable.")
+    return distributed
+
+
+def default_shards(client):
+    """One shard per worker thread of the cluster (at least 1)."""
+    return max(1, sum(client.nthreads().values()))
+
+
+class _Shared:
+    """What every shard's counting task needs beside its shard."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def _scan_shard(shard):
+    return scan_vocabulary(shard.blocks(), shard.max_sentence_length)
+
+
+def _merge_scans(first, second):
+    return merge_vocabularies(first[0], second[0]), first[1] + second[1], first[2] + second[2]
+
+
+def _count_shard(shard, shared):
+    key_to_index = {word: index for index, word in enumerate(shared.words)}
+    return count_exact(shard, key_to_index, shared.keep_prob, shared.window, shared.shrink_windows,
+                       workers=shared.threads, chunk_words=shared.chunk_words)
+
+
+def _add_counts(first, second):
+    upper = first[0] + second[0]
+    upper.sort_indices()
+    return upper, first[1] + second[1], first[2] + second[2], first[3] + second[3]
+
+
+def _tree_sum(client, futures, combine):
+    """Pairwise sums of `futures` in order, as a tree of tasks on the workers: the future of the total."""
+    while len(futures) > 1:
+        futures = [client.submit(combine, futures[i], futures[i + 1], retries=RETRIES, pure=False)
+                   if i + 1 < len(futures) else futures[i] for i in range(0, len(futures), 2)]
+    return futures[0]
+
+
+def _run(client, what, function, shards, combine, *args):
+    """Map `function` over the shards, tree-sum with `combine`, log each finished shard; the total."""
+    distributed = _distributed()
+    start = default_timer()
+    logger.info("%s: %i shards on %s; dashboard: %s", what, len(shards), client, client.dashboard_link)
+    futures = [client.submit(function, shard, *args, retries=RETRIES, pure=False) for shard in shards]
+    names = {future.key: repr(shard) for future, shard in zip(futures, shards)}
+    total = _tree_sum(client, futures, combine)
+    failed = None
+    try:
+        for done, future in enumerate(distributed.as_completed(futures), 1):
+            if future.status != "finished":
+                failed = names[future.key]
+                future.result()     # raises the shard's error
+            logger.info("%s: shard %i of %i done after %.1fs: %s", what, done, len(shards),
+                        default_timer() - start, names[future.key])
+        result = total.result()
+    except Exception as error:
+        client.cancel(futures + [total])
+        raise RuntimeError(
+            f"{what} on the Dask cluster failed ({type(error).__name__}: {str(error) or repr(error.args)})"
+            + (f" on shard {failed}" if failed else "")
+            + ". Nothing was summed or stored: fix the cause (e.g. the files must be readable at the same path "
+            "on every worker) and count again.") from error
+    logger.info("%s: %i shards summed in %.1fs", what, len(shards), default_timer() - start)
+    return result
+
+
+def scan_vocabulary_on(client, corpus, shards=None):
+    """The vocabulary scan of `corpus` (CorpusFiles) on a Dask cluster -> (dict word -> count in order of
+    first occurrence, raw words, sentences), as :func:`gensim_qwem.corpus.scan_vocabulary` gives locally."""
+    _check(client, corpus)
+    parts = corpus.shards(shards or default_shards(client))
+    return _run(client, "VOCABULARY SCAN", _scan_shard, parts, _merge_scans)
+
+
+def count_statistics_on(client, corpus, words, keep_prob, window, shrink_windows=True, shards=None,
+                        threads_per_shard=1, chunk_words=200_000):
+    """:class:`PairStatistics` of `corpus` (CorpusFiles) counted on a Dask cluster, shard by shard.
+
+    Parameters
+    ----------
+    client : dask.distributed.Client
+    corpus : CorpusFiles
+        The files; every worker must be able to read them at the same paths.
+    words : list of str
+        The vocabulary in index order (``model.wv.index_to_key``).
+    keep_prob, window, shrink_windows
+        The sampling scheme, as for :func:`gensim_qwem.cooccurrence.count_statistics`.
+    shards : int, optional
+        How many shards to cut the files into (default: one per worker thread).
+    threads_per_shard : int
+        Counting threads within a shard's task.
+    """
+    _check(client, corpus)
+    keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
+    if len(words) != len(keep_prob):
+        raise ValueError(f"words ({len(words)}) and keep_prob ({len(keep_prob)}) must have one entry per word.")
+    # given with each task, not scattered: a task rerun after its worker died needs no data that died with it
+    shared = _Shared(words=list(words), keep_prob=keep_prob, window=int(window), shrink_windows=bool(shrink_windows),
+                     threads=int(threads_per_shard), chunk_words=int(chunk_words))
+    parts = corpus.shards(shards or default_shards(client))
+    upper, word_counts, _, sentences = _run(client, "PAIR COUNTING", _count_shard, parts, _add_counts, shared)
+    return PairStatistics.from_upper(from_fixed(upper), word_counts, window, shrink_windows, keep_prob, sentences)
