@@ -13,6 +13,7 @@ import time
 import traceback
 from timeit import default_timer
 import weakref
+from collections.abc import Iterable
 from types import GeneratorType
 
 import numpy as np
@@ -29,6 +30,7 @@ from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
 from gensim_qwem.gradient import (FullBatchDescent, Refinement, modes_learned, settled, step_size,
                                   top_eigenvalue_estimate)
 from gensim_qwem.persistence import atomic_save
+from gensim_qwem.sources import check_corpus_file
 from gensim_qwem.target import (TargetOperator, alias_table, noise_distribution, pair_weight_total,
                                 uniform_weight_block)
 
@@ -471,18 +473,25 @@ class QWEM(Word2Vec):
                 "corpus_iterable must be an iterable of token lists, not a string. For a file on disk pass "
                 f"corpus_file={corpus_iterable!r} or LineSentence({corpus_iterable!r}); for raw text "
                 "pass [text.split()].")
-        if corpus_file is not None:
-            if not isinstance(corpus_file, (str, os.PathLike)):
-                raise TypeError(f"corpus_file must be a path to a text file, got {type(corpus_file).__name__}.")
-            if not os.path.isfile(corpus_file):
-                raise FileNotFoundError(f"corpus_file {str(corpus_file)!r} does not exist or is not a file.")
+        if corpus_file is not None:   # local (plain or compressed) or a URL, read through smart_open
+            check_corpus_file(corpus_file)
         return corpus_iterable
 
     def _check_corpus_sanity(self, corpus_iterable=None, corpus_file=None, passes=1):
+        # gensim's own checks, less its refusal of compressed corpus_file (QWEM reads it with LineSentence)
+        if corpus_file is None and corpus_iterable is None:
+            raise TypeError("Either one of corpus_file or corpus_iterable value must be provided")
+        if corpus_file is not None and corpus_iterable is not None:
+            raise TypeError("Both corpus_file and corpus_iterable must not be provided at the same time")
+        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
+        if corpus_iterable is not None and not isinstance(corpus_iterable, Iterable):
+            raise TypeError(
+                f"The corpus_iterable must be an iterable of lists of strings, got {corpus_iterable!r} instead")
+        if isinstance(corpus_iterable, GeneratorType) and passes > 1:
+            raise TypeError(
+                f"Using a generator as corpus_iterable can't support {passes} passes. Try a re-iterable sequence.")
         # gensim rejects generators for several passes; other one-shot iterators (iter(list), open files)
         # would silently give empty epochs after the first
-        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
-        super()._check_corpus_sanity(corpus_iterable=corpus_iterable, corpus_file=corpus_file, passes=passes)
         if passes > 1 and corpus_iterable is not None and _is_one_shot(corpus_iterable):
             raise TypeError(
                 f"Using a one-shot iterator ({type(corpus_iterable).__name__}) as corpus_iterable can't support "
