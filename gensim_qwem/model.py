@@ -55,6 +55,9 @@ DENSE_WEIGHT_WORDS = 2048
 # build_vocab corpus kept for counting the statistics when first needed (counted before any save)
 TRANSIENT = ("_statistics_corpus", "_loss_lock", "_uniform", "_noise_table", "_worker_error", "_spectrum_cache",
              "_epoch_threads", "_progress_queue", "_weighted_spectrum_cache", "_lockf")
+# gensim's words, for build_vocab(update=True) before any vocabulary
+NO_PRIOR_VOCABULARY = ("You cannot do an online vocabulary-update of a model which has no prior vocabulary. "
+                       "First build the vocabulary of your model with a corpus before doing an online update.")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -333,9 +336,7 @@ class QWEM(Word2Vec):
     def update_weights(self):
         """After ``build_vocab(update=True)``: the old weights stay, the new words get ``init_weights``' draws."""
         if not len(self.wv.vectors):
-            raise RuntimeError(
-                "You cannot do an online vocabulary-update of a model which has no prior vocabulary. "
-                "First build the vocabulary of your model with a corpus before doing an online update.")
+            raise RuntimeError(NO_PRIOR_VOCABULARY)
         old_size = len(self.wv.vectors)
         rows = online.new_rows(len(self.wv) - old_size, self.wv.vector_size, self._effective_init_scale(),
                                seed=(self.seed, len(self.wv)))
@@ -369,9 +370,7 @@ class QWEM(Word2Vec):
         self._check_model_parameters()
         corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
         if update and not len(self.wv):
-            raise RuntimeError(
-                "You cannot do an online vocabulary-update of a model which has no prior vocabulary. "
-                "First build the vocabulary of your model with a corpus before doing an online update.")
+            raise RuntimeError(NO_PRIOR_VOCABULARY)
         previous = self._snapshot_vocab()
         grown_from = (self._statistics, getattr(self, "_statistics_corpus", None))   # what an update grows
         try:  # a failure anywhere (vocabulary or statistics pass) leaves the previous model as it was
@@ -433,9 +432,7 @@ class QWEM(Word2Vec):
         """As Word2Vec's; pair statistics are counted from the training corpus when first needed."""
         self._check_model_parameters()
         if update and not len(self.wv):
-            raise RuntimeError(
-                "You cannot do an online vocabulary-update of a model which has no prior vocabulary. "
-                "First build the vocabulary of your model with a corpus before doing an online update.")
+            raise RuntimeError(NO_PRIOR_VOCABULARY)
         _check_tokens(word_freq)
         previous = self._snapshot_vocab()
         try:
