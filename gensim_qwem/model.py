@@ -849,7 +849,8 @@ class QWEM(Word2Vec):
             if self.gradient_steps is None and relative_gradient <= self.gradient_tol and previous_sq is not None \
                     and settled(previous_sq, squares, eta * lambda_1, self.gradient_tol, floor=floor):
                 break
-            if self.gradient_refinement and refinement is None and previous_sq is not None \
+            # refinement keeps its own iterate and momentum, which lock factors would bypass: plain steps then
+            if self.gradient_refinement and self._lockf is None and refinement is None and previous_sq is not None \
                     and modes_learned(previous_sq, squares, last_eta, floor, relative_gradient):
                 logger.info("FULL-BATCH: every mode switched on by step %i (t = %.4g): preconditioned momentum "
                             "steps from here", steps, self.flow_time)
@@ -1029,7 +1030,7 @@ class QWEM(Word2Vec):
             args = (os.fspath(args[0]),) + args[1:]
         try:
             model = super().load(*args, **kwargs)
-            return model if isinstance(model, cls) else cls._from_word2vec(model)
+            return model if isinstance(model, QWEM) else cls._from_word2vec(model)
         except (pickle.UnpicklingError, EOFError, ValueError, OverflowError, MemoryError, AttributeError) as error:
             if not _is_corrupt_pickle_error(error):
                 raise
