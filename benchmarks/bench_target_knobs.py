@@ -5,13 +5,13 @@ M* = 2 (A - B) / (A + B) with ``B_ij = k (a_i Q_j + a_j Q_i) / 2`` and ``Q ∝ c
 (THEORY §2): k and ns_exponent change B only, so one count of A serves every variant. For each slice
 (the first N lines of the corpus, or all of it) this counts the statistics once with QWEM's defaults
 (``vector_size=100, window=5, min_count=5``, sample 1e-4 unless ``--sample``), then for each variant
-sets ``model.negative`` / ``model.ns_exponent`` and scores ``analytic_solution(word_weights=...)``
+scores ``analytic_solution(negative=..., ns_exponent=..., word_weights=...)``
 as bench_vs_gensim.py scores (Google analogies restrict_vocab=30000 with the semantic and syntactic
 sections, WS-353, SimLex-999).
 
-A variant is ``K:NS[:WEIGHTS]``, e.g. ``5:0.75`` (QWEM's defaults), ``3:0.5``, ``3:0.5:pair-rate``.
-A k other than the model's is the closed form of a model trained with that k; it is no option of
-``analytic_solution()`` itself.
+A variant is ``K:NS[:WEIGHTS]``, e.g. ``5:0.75`` (QWEM's defaults), ``3:0.5``, ``3:0.5:pair-rate``,
+scored as ``analytic_solution(negative=K, ns_exponent=NS, word_weights=WEIGHTS)``: a k other than the
+model's is the closed form of a model trained with that k, from the same count.
 
 Usage::
 
@@ -48,9 +48,8 @@ def run_slice(corpus_path, lines, variants, sample, paths):
     model.count_statistics(corpus)
     rows = []
     for negative, ns_exponent, weights in variants:
-        model.negative, model.ns_exponent = negative, ns_exponent
         start = time.perf_counter()
-        kv = model.analytic_solution(word_weights=weights)
+        kv = model.analytic_solution(word_weights=weights, negative=negative, ns_exponent=ns_exponent)
         rows.append(dict(negative=negative, ns_exponent=ns_exponent, word_weights=weights,
                          solve_s=time.perf_counter() - start, **evaluate(kv, paths)))
         logging.info("%s", json.dumps(rows[-1]))

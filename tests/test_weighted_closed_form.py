@@ -162,7 +162,38 @@ def test_model_caches_one_weighted_solve_across_eig_powers(small_model, monkeypa
     assert len(solves) == 2
 
 
+@pytest.mark.parametrize("kind", ["uniform", "pair-rate"])
+def test_closed_form_negative_sampling_setting_equals_the_dense_twin(small_model, kind):
+    """analytic_solution(negative=k, ns_exponent=e) is the closed form of dense M* built with k and e."""
+    stats = small_model.statistics
+    M = dense_target(stats.cooccurrence, small_model.wv.expandos["count"], 2.5, 0.5)
+    g = np.ones(len(M))
+    if kind != "uniform":
+        g = word_weights(kind, small_model.target_operator(2.5, 0.5).pair_rate,
+                         small_model.target_operator(2.5, 0.5).noise, 0.25)
+    W = small_model.analytic_solution(word_weights=kind, negative=2.5, ns_exponent=0.5, tol=1e-10).vectors
+    expected = dense_weighted_solution(M, g, 4)
+    W = W.astype(np.float64)
+    np.testing.assert_allclose(W @ W.T, expected @ expected.T, rtol=1e-4, atol=1e-4 * np.abs(expected).max() ** 2)
+    # and it differs from the model's own setting (k 5, 0.75), which spectrum() keeps serving
+    own = small_model.analytic_solution(tol=1e-10).vectors.astype(np.float64)
+    assert not np.allclose(own @ own.T, W @ W.T, atol=1e-3)
+    M_own = dense_target(stats.cooccurrence, small_model.wv.expandos["count"], small_model.negative,
+                         small_model.ns_exponent)
+    np.testing.assert_allclose(small_model.spectrum(4)[0], np.linalg.eigvalsh(M_own)[::-1][:4], rtol=1e-6)
+
+
+def test_closed_form_setting_equal_to_the_models_is_the_default(small_model):
+    default = small_model.analytic_solution(tol=1e-10).vectors
+    explicit = small_model.analytic_solution(negative=small_model.negative, ns_exponent=small_model.ns_exponent,
+                                             tol=1e-10).vectors
+    np.testing.assert_array_equal(default, explicit)
+
+
 @pytest.mark.parametrize("kwargs,error,text", [
+    (dict(negative=0), ValueError, "The 'negative' parameter of QWEM must be a number > 0.0. Got 0 instead."),
+    (dict(negative="3"), TypeError, "The 'negative' parameter of QWEM must be a number > 0.0"),
+    (dict(ns_exponent=float("inf")), ValueError, "The 'ns_exponent' parameter of QWEM must be a number"),
     (dict(word_weights="frequency"), ValueError,
      "The 'word_weights' parameter of QWEM must be one of ('uniform', 'pair-rate', 'geometric'). "
      "Got 'frequency' instead."),
