@@ -183,11 +183,12 @@ def build_parser(prog="gensim-qwem"):
     # train --------------------------------------------------------------------------------------
     train = add("train", "train QWEM on a text corpus, or compute its closed form",
                 "Train QWEM on CORPUS, a text file with one sentence per line and tokens separated by "
-                "whitespace (read with gensim's LineSentence; .gz and .bz2 files are decompressed). "
+                "whitespace (read with gensim's LineSentence through smart_open: .gz, .bz2 and .xz files are "
+                "decompressed, and CORPUS may be a URL such as https://... or s3://...). "
                 "Saves the full model (--output, load it with gensim_qwem.QWEM.load) and/or the word "
                 "vectors in word2vec format (--vectors: binary for .bin, text otherwise). Options have "
                 "the meaning of gensim's Word2Vec parameters of the same name.")
-    train.add_argument("corpus", metavar="CORPUS", help="text file, one sentence per line")
+    train.add_argument("corpus", metavar="CORPUS", help="text file or URL, one sentence per line")
     train.add_argument("-o", "--output", metavar="MODEL",
                        help="save the model here: with QWEM.save (gensim's format, a pickle), or with "
                             "QWEM.save_npz (pickle-free, safe to share) when MODEL ends in .npz")
@@ -273,6 +274,13 @@ def _add_source_arguments(subparser):
 
 # ---------------------------------------------------------------------------------- helpers
 def _check_input_file(path, what="file"):
+    if "://" in path:   # a URL, read through smart_open: opened once now to check it
+        from gensim_qwem.sources import check_corpus_file
+        try:
+            check_corpus_file(path, what)
+        except OSError as error:
+            raise CLIError(str(error)) from None
+        return
     if not os.path.exists(path):
         raise CLIError(f"{what} {path!r} does not exist")
     if not os.path.isfile(path):

@@ -42,8 +42,9 @@ def draw_noise(rng, threshold, alias):
 
 
 def train_job(vectors, indices, offsets, sample_int, subsample, noise_table, window, shrink_windows,
-              negative, alpha, seed, weighting=None, share=1, noise_draws=0):
+              negative, alpha, seed, weighting=None, share=1, noise_draws=0, lockf=None):
     """Numpy twin of ``_sgd.train_job``; updates `vectors` in place, returns (loss, kept words, pairs)."""
+    lock = (lambda word: 1.0) if lockf is None else (lambda word: np.float32(lockf[word % len(lockf)]))
     rng = XorShift64Star(seed)
     kept, kept_offsets = [], []
     for s in range(len(offsets) - 1):
@@ -81,8 +82,8 @@ def train_job(vectors, indices, offsets, sample_int, subsample, noise_table, win
                         g = -alpha * psi * (1 + x / 2)
                         loss += psi * (x + x * x / 4)
                     work += np.float32(g) * vectors[target]           # centre's share, applied below
-                    vectors[target] += np.float32(g) * vectors[center]  # w_t += g w_c
-                vectors[center] += work
+                    vectors[target] += np.float32(g * lock(target)) * vectors[center]  # w_t += lockf_t g w_c
+                vectors[center] += np.float32(lock(center)) * work
                 pairs += len(group)
     return loss, len(kept), pairs
 

@@ -184,12 +184,12 @@ cdef struct Step:
 
 
 cdef inline double update_pair(float *w_center, float *w_target, float *work, int size,
-                               double alpha, double psi, bint positive) noexcept nogil:
+                               double alpha, double psi, bint positive, float target_lock) noexcept nogil:
     """One QWEM pair step from pre-update vectors; the centre's share goes to `work`. Returns the pair loss.
 
     positive: g = alpha psi (1 - x/2), loss psi (-x + x^2/4)
     negative: g = -alpha psi (1 + x/2), loss psi (x + x^2/4)
-    work += g w_target;  w_target += g w_center
+    work += g w_target;  w_target += lockf_target g w_center
     """
     cdef double x = dot(size, w_center, w_target)
     cdef double g
@@ -201,8 +201,13 @@ cdef inline double update_pair(float *w_center, float *w_target, float *work, in
         g = -alpha * psi * (1.0 + 0.5 * x)
         loss = psi * (x + 0.25 * x * x)
     axpy(size, <float>g, w_target, work)
-    axpy(size, <float>g, w_center, w_target)
+    axpy(size, <float>(g * target_lock), w_center, w_target)
     return loss
+
+
+cdef inline float lock_factor(const float *lockf, int64_t lock_len, int32_t word) noexcept nogil:
+    """gensim's vectors_lockf[word % len]: 0 freezes the word's vector, 1 (no array) trains it fully"""
+    return lockf[word % lock_len] if lockf != NULL else 1.0
 
 
 def train_job(
@@ -212,7 +217,8 @@ def train_job(
         int window, bint shrink_windows, int negative, double alpha, uint64_t seed,
         bint uniform, const int64_t[::1] table_offsets, const int32_t[:, ::1] table_slots,
         const double[::1] pair_rate, const double[::1] noise, double scale, double max_weight,
-        const float[:, ::1] dense_psi, float[::1] work, int share=1, int noise_draws=0):
+        const float[:, ::1] dense_psi, float[::1] work, int share=1, int noise_draws=0,
+        const float[::1] lockf=None):
     """Train on one job (sentences already mapped to indices). Returns (loss, effective words, pair updates).
 
     With `uniform`, psi_ij comes from `dense_psi` for i, j < len(dense_psi) (precomputed, the most
@@ -225,6 +231,8 @@ def train_job(
     is unchanged, with about m (1 + k / r) instead of m (1 + k) vector updates per centre.
     With `noise_draws` = n > `negative` = k, each group draws n noise words, each weighted k / n: the
     same expected update with less variance, for about m (1 + n) vector updates per centre (0: n = k).
+    With `lockf` (gensim's ``wv.vectors_lockf``), every update of word n's vector is scaled by
+    ``lockf[n % len(lockf)]``.
 
     Each centre's steps are planned first (same random draws, same order), so that the weights and
     vectors they read can be prefetched: the lookups are independent, their cache misses overlap.
@@ -242,6 +250,10 @@ def train_job(
     cdef float *w
     cdef float *w_center
     cdef Weighting wt
+    cdef const float *lock = NULL
+    cdef int64_t lock_len = 0
+    if lockf is not None and lockf.shape[0] > 0:
+        lock, lock_len = &lockf[0], lockf.shape[0]
     if noise_draws <= 0:
         noise_draws = negative
     cdef double noise_weight = negative / <double>max(noise_draws, 1)   # each draw's share of the k negatives
@@ -321,9 +333,10 @@ def train_job(
                         if e + PREFETCH_AHEAD < n_steps:
                             prefetch_vector(w + <int64_t>steps[e + PREFETCH_AHEAD].target * size, size)
                         loss += update_pair(w_center, w + <int64_t>steps[e].target * size, &work[0], size, alpha,
-                                            steps[e].psi, steps[e].positive)
-                        if steps[e].last_of_group:
-                            axpy(size, 1.0, &work[0], w_center)  # w_center += sum of its group's steps
+                                            steps[e].psi, steps[e].positive,
+                                            lock_factor(lock, lock_len, steps[e].target))
+                        if steps[e].last_of_group:  # w_center += lockf_center * sum of its group's steps
+                            axpy(size, lock_factor(lock, lock_len, kept[i]), &work[0], w_center)
                             memset(&work[0], 0, size * sizeof(float))
                     pairs += n_steps
     finally:

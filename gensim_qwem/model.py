@@ -14,6 +14,7 @@ import traceback
 from timeit import default_timer
 import weakref
 from collections import defaultdict
+from collections.abc import Iterable
 from types import GeneratorType
 
 import numpy as np
@@ -25,12 +26,13 @@ from gensim_qwem.baselines import keyed_vectors
 from gensim_qwem.closed_form import (WORD_WEIGHTS, ScaledOperator, embeddings_from_eigenpairs, mode_onset_times,
                                       singular_value_trajectory, top_eigenpairs)
 from gensim_qwem.closed_form import word_weights as closed_form_word_weights
-from gensim_qwem import persistence
+from gensim_qwem import online, persistence
 from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
 from gensim_qwem.corpus import CorpusFiles, IndexedJob, indexed_jobs, scan_vocabulary, table_for
 from gensim_qwem.gradient import (FullBatchDescent, Refinement, modes_learned, settled, step_size,
                                   top_eigenvalue_estimate)
 from gensim_qwem.persistence import atomic_save
+from gensim_qwem.sources import check_corpus_file, is_remote
 from gensim_qwem.target import (TargetOperator, alias_table, noise_distribution, pair_weight_total,
                                 uniform_weight_block)
 
@@ -54,7 +56,10 @@ DENSE_WEIGHT_WORDS = 2048
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
 # build_vocab corpus kept for counting the statistics when first needed (counted before any save)
 TRANSIENT = ("_statistics_corpus", "_loss_lock", "_uniform", "_noise_table", "_worker_error", "_spectrum_cache",
-             "_epoch_threads", "_progress_queue", "_weighted_spectrum_cache")
+             "_epoch_threads", "_progress_queue", "_weighted_spectrum_cache", "_lockf")
+# gensim's words, for build_vocab(update=True) before any vocabulary
+NO_PRIOR_VOCABULARY = ("You cannot do an online vocabulary-update of a model which has no prior vocabulary. "
+                       "First build the vocabulary of your model with a corpus before doing an online update.")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -86,6 +91,8 @@ def _check_real(name, value, minimum, strict=True, maximum=None):
 def _native_corpus(corpus_iterable, corpus_file):
     """(corpus_iterable, corpus_file) with files as a CorpusFiles corpus, read natively (same sentences)."""
     if corpus_file is not None and corpus_iterable is None:
+        if is_remote(corpus_file):   # a URL: LineSentence through smart_open
+            return LineSentence(corpus_file), None
         return CorpusFiles(corpus_file), None
     return corpus_iterable, corpus_file
 
@@ -338,8 +345,18 @@ class QWEM(Word2Vec):
         self.random = np.random.default_rng(self.seed)
 
     def update_weights(self):
-        """Not supported: online vocabulary growth would invalidate the pair statistics (see build_vocab)."""
-        raise NotImplementedError("QWEM does not support build_vocab(update=True)")
+        """After ``build_vocab(update=True)``: the old weights stay, the new words get ``init_weights``' draws."""
+        if not len(self.wv.vectors):
+            raise RuntimeError(NO_PRIOR_VOCABULARY)
+        old_size = len(self.wv.vectors)
+        rows = online.new_rows(len(self.wv) - old_size, self.wv.vector_size, self._effective_init_scale(),
+                               seed=(self.seed, len(self.wv)))
+        self.wv.vectors = np.vstack([self.wv.vectors, rows])
+        lockf = np.asarray(getattr(self.wv, "vectors_lockf", np.ones(1, dtype=REAL)))
+        if len(lockf) == old_size > 1:   # per-word lock factors: the new words train freely
+            self.wv.vectors_lockf = np.concatenate([lockf, np.ones(len(rows), dtype=lockf.dtype)])
+        self.wv.allocate_vecattrs()
+        self.wv.norms = None
 
     # ------------------------------------------------------------------ vocabulary + statistics
     def build_vocab(self, corpus_iterable=None, corpus_file=None, update=False, progress_per=10000,
@@ -355,12 +372,15 @@ class QWEM(Word2Vec):
 
         With a ``dask.distributed.Client`` as `client` (and `corpus_file`), the vocabulary scan, and later the
         pair counting, run shard by shard on its workers (:mod:`gensim_qwem.distributed`), with the same result.
+
+        ``update=True`` grows the vocabulary as Word2Vec does (new words appended, old weights kept, new
+        words initialised as by :meth:`init_weights`). Statistics already counted become
+        ``R A R + A_new`` over the grown vocabulary, A_new counted from this corpus now: approximate for
+        the old corpus (its pairs with the new words are missing; see :mod:`gensim_qwem.online`).
+        Statistics still pending are counted, when first needed, from all the corpora under the grown
+        vocabulary. The closed form is then solved anew (a start from the last eigenvectors was slower:
+        benchmarks/bench_online_update.py).
         """
-        if update:
-            raise ValueError(
-                "QWEM does not support build_vocab(update=True): its pair statistics and closed form are "
-                "defined over one fixed vocabulary, and new words would need a recount of the whole corpus. "
-                "Build a new model on the combined corpus instead.")
         self._check_model_parameters()
         corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
         corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
@@ -372,23 +392,49 @@ class QWEM(Word2Vec):
                 raise ValueError("max_vocab_size prunes the vocabulary while scanning, which a distributed scan "
                                  "cannot reproduce; use min_count or max_final_vocab with client=...")
             corpus_iterable.client = client
+        if update and not len(self.wv):
+            raise RuntimeError(NO_PRIOR_VOCABULARY)
         previous = self._snapshot_vocab()
+        grown_from = (self._statistics, getattr(self, "_statistics_corpus", None))   # what an update grows
         try:  # a failure anywhere (vocabulary or statistics pass) leaves the previous model as it was
-            super().build_vocab(corpus_iterable=corpus_iterable, corpus_file=corpus_file, update=False,
+            super().build_vocab(corpus_iterable=corpus_iterable, corpus_file=corpus_file, update=update,
                                 progress_per=progress_per, keep_raw_vocab=keep_raw_vocab, trim_rule=trim_rule,
                                 **kwargs)
             self._check_vocabulary_not_empty()
-            self.statistics = None
-            if _is_one_shot(corpus_iterable):
-                logger.warning("the corpus is a one-shot iterator: pair statistics will be counted from the "
-                               "training corpus when first needed")
+            if update:
+                self._grow_statistics(corpus_iterable, *grown_from)
             else:
-                self._statistics_corpus = corpus_iterable
+                self.statistics = None
+                if _is_one_shot(corpus_iterable):
+                    logger.warning("the corpus is a one-shot iterator: pair statistics will be counted from the "
+                                   "training corpus when first needed")
+                else:
+                    self._statistics_corpus = corpus_iterable
         except BaseException as error:
             self._restore_vocab(previous)
             if isinstance(error, UnicodeDecodeError):
                 raise _not_utf8(error) from error
             raise
+
+    def _grow_statistics(self, corpus_iterable, old, pending):
+        """Pair statistics after ``build_vocab(corpus, update=True)`` (:mod:`gensim_qwem.online`)."""
+        if old is None and pending is None:
+            return
+        if _is_one_shot(corpus_iterable):
+            logger.warning("build_vocab(update=True) with a one-shot iterator: the pair statistics cannot count "
+                           "it, so they are dropped; call model.count_statistics(corpus) on the whole corpus")
+            self.statistics = None
+        elif old is None:  # not counted yet: count every corpus when first needed, exactly
+            self.statistics = None
+            self._statistics_corpus = online.Concatenated(pending, corpus_iterable)
+        else:
+            keep, window, shrink = self._sampling_scheme()
+            if not old.matches(old.keep_prob, window, shrink):
+                raise RuntimeError("The pair statistics were counted with another window/shrink_windows than the "
+                                   "model has now; call model.count_statistics(corpus) before the update.")
+            new = count_statistics(corpus_iterable, self.wv.key_to_index, keep, window, shrink,
+                                   workers=self.workers, total_words=self.corpus_total_words)
+            self.statistics = online.grown_statistics(old, len(self.wv), keep) + new
 
     def _scan_vocab(self, sentences, progress_per, trim_rule):
         if isinstance(sentences, CorpusFiles) and not self.max_vocab_size:  # no pruning: all words counted
@@ -424,14 +470,14 @@ class QWEM(Word2Vec):
     def build_vocab_from_freq(self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None,
                               update=False):
         """As Word2Vec's; pair statistics are counted from the training corpus when first needed."""
-        if update:
-            self.build_vocab(update=True)
         self._check_model_parameters()
+        if update and not len(self.wv):
+            raise RuntimeError(NO_PRIOR_VOCABULARY)
         _check_tokens(word_freq)
         previous = self._snapshot_vocab()
         try:
             super().build_vocab_from_freq(word_freq, keep_raw_vocab=keep_raw_vocab, corpus_count=corpus_count,
-                                          trim_rule=trim_rule, update=False)
+                                          trim_rule=trim_rule, update=update)
             self._check_vocabulary_not_empty(f"word_freq of {len(word_freq)} words")
         except BaseException:
             self._restore_vocab(previous)
@@ -465,15 +511,28 @@ class QWEM(Word2Vec):
                 f"corpus_file={corpus_iterable!r} or LineSentence({corpus_iterable!r}); for raw text "
                 "pass [text.split()].")
         if corpus_file is not None:
-            CorpusFiles(corpus_file)   # a file, a folder or a list of them: a clear error if not
+            if is_remote(corpus_file):
+                check_corpus_file(corpus_file)   # a URL, read through smart_open: opened once to fail early
+            else:
+                CorpusFiles(corpus_file)   # a file, a folder or a list of them: a clear error if not
         return corpus_iterable
 
     def _check_corpus_sanity(self, corpus_iterable=None, corpus_file=None, passes=1):
+        # gensim's own checks, less its refusal of compressed corpus_file (QWEM reads files itself)
+        if corpus_file is None and corpus_iterable is None:
+            raise TypeError("Either one of corpus_file or corpus_iterable value must be provided")
+        if corpus_file is not None and corpus_iterable is not None:
+            raise TypeError("Both corpus_file and corpus_iterable must not be provided at the same time")
+        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
+        if corpus_iterable is not None and not isinstance(corpus_iterable, Iterable):
+            raise TypeError(
+                f"The corpus_iterable must be an iterable of lists of strings, got {corpus_iterable!r} instead")
+        if isinstance(corpus_iterable, GeneratorType) and passes > 1:
+            raise TypeError(
+                f"Using a generator as corpus_iterable can't support {passes} passes. Try a re-iterable sequence.")
         # gensim rejects generators for several passes; other one-shot iterators (iter(list), open files)
         # would silently give empty epochs after the first
-        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
         corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
-        super()._check_corpus_sanity(corpus_iterable=corpus_iterable, corpus_file=corpus_file, passes=passes)
         if passes > 1 and corpus_iterable is not None and _is_one_shot(corpus_iterable):
             raise TypeError(
                 f"Using a one-shot iterator ({type(corpus_iterable).__name__}) as corpus_iterable can't support "
@@ -761,8 +820,11 @@ class QWEM(Word2Vec):
             _check_real("end_alpha", end_alpha, 0.0, strict=False)
         corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
         corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
+        if epochs is None and self.trainer == "sgd":   # before gensim's train sets self.epochs = None
+            raise ValueError("You must specify an explicit epochs count. The usual value is epochs=model.epochs.")
         if not self.wv.key_to_index:
             raise RuntimeError("You must first build the vocabulary (build_vocab) before training the model.")
+        self._lockf = self._lock_factors()
         if self.trainer == "gradient":
             return self._train_full_batch(corpus_iterable, corpus_file, compute_loss, callbacks)
         self._noise_table = alias_table(noise_distribution(self._vocab_counts(), self.ns_exponent))
@@ -774,6 +836,14 @@ class QWEM(Word2Vec):
             total_words=total_words, epochs=epochs, start_alpha=start_alpha, end_alpha=end_alpha,
             word_count=word_count, queue_factor=queue_factor, report_delay=report_delay,
             compute_loss=compute_loss, callbacks=callbacks, **kwargs)
+
+    def _lock_factors(self):
+        """gensim's ``wv.vectors_lockf`` as float32 (word n's updates scaled by lockf[n % len]); None when all 1."""
+        lockf = np.ascontiguousarray(getattr(self.wv, "vectors_lockf", np.ones(1)), dtype=REAL).ravel()
+        if len(lockf) not in (1, len(self.wv)):
+            raise ValueError(f"wv.vectors_lockf must hold 1 or {len(self.wv)} (one per word) lock factors. "
+                             f"Got {len(lockf)} instead.")
+        return None if np.all(lockf == 1.0) else lockf
 
     def _count_training_statistics(self, corpus_iterable, corpus_file, passes_after):
         """Count the statistics from the training corpus if they are missing or stale.
@@ -841,6 +911,9 @@ class QWEM(Word2Vec):
                     f"QWEM full-batch training diverged at step {steps + 1} (alpha={self.alpha}): the weights "
                     "became non-finite. The model keeps the weights from before that step. Try a smaller alpha, "
                     f"e.g. alpha={self.alpha / 2:g}.")
+            if self._lockf is not None:   # W += lockf * (W_next - W), word by word
+                lock = np.resize(self._lockf, len(W))[:, None]
+                W_next = W + lock * (W_next - W)
             W, steps = W_next, steps + 1
             self.wv.vectors[...] = W
             self.wv.norms = None
@@ -855,7 +928,8 @@ class QWEM(Word2Vec):
             if self.gradient_steps is None and relative_gradient <= self.gradient_tol and previous_sq is not None \
                     and settled(previous_sq, squares, eta * lambda_1, self.gradient_tol, floor=floor):
                 break
-            if self.gradient_refinement and refinement is None and previous_sq is not None \
+            # refinement keeps its own iterate and momentum, which lock factors would bypass: plain steps then
+            if self.gradient_refinement and self._lockf is None and refinement is None and previous_sq is not None \
                     and modes_learned(previous_sq, squares, last_eta, floor, relative_gradient):
                 logger.info("FULL-BATCH: every mode switched on by step %i (t = %.4g): preconditioned momentum "
                             "steps from here", steps, self.flow_time)
@@ -1021,7 +1095,7 @@ class QWEM(Word2Vec):
             self.wv.vectors, indices, offsets, self.wv.expandos["sample_int"], bool(self.sample),
             *self._noise_table, self.window, self.shrink_windows, self.negative, alpha, seed,
             uniform, *u["table"], u["pair_rate"], u["noise"], u["scale"],
-            float(self.max_weight), u["dense_psi"], work, int(self.negative_share), self._noise_draws())
+            float(self.max_weight), u["dense_psi"], work, int(self.negative_share), self._noise_draws(), self._lockf)
         if self.compute_loss:
             with self._loss_lock:
                 self.running_training_loss += loss
@@ -1062,7 +1136,8 @@ class QWEM(Word2Vec):
         if args and isinstance(args[0], os.PathLike):  # gensim's load takes str paths only
             args = (os.fspath(args[0]),) + args[1:]
         try:
-            return super().load(*args, **kwargs)
+            model = super().load(*args, **kwargs)
+            return model if isinstance(model, QWEM) else cls._from_word2vec(model)
         except (pickle.UnpicklingError, EOFError, ValueError, OverflowError, MemoryError, AttributeError) as error:
             if not _is_corrupt_pickle_error(error):
                 raise
@@ -1070,6 +1145,27 @@ class QWEM(Word2Vec):
             raise persistence.ModelFileError(
                 f"Could not load {fname!r}: the file or one of its side files is truncated or corrupted "
                 f"({type(error).__name__}: {error}). Load an earlier copy or retrain.") from error
+
+    @classmethod
+    def _from_word2vec(cls, model):
+        """A gensim Word2Vec (any version gensim loads) as this class: its word vectors become the tied
+        weights; its context layer (syn1neg / syn1) is dropped, and CBOW or hs become skip-gram with
+        negative sampling, so training goes on as QWEM from the word vectors."""
+        logger.warning("loaded a gensim %s model (sg=%s, hs=%s, negative=%s): QWEM keeps its word vectors as the "
+                       "tied weights and drops its context vectors; further training is QWEM skip-gram with "
+                       "negative sampling", type(model).__name__, model.sg, model.hs, model.negative)
+        state = {name: value for name, value in vars(model).items() if name not in ("syn1neg", "syn1")}
+        state.update(sg=1, hs=0, negative=model.negative or 5, cbow_mean=1)
+        converted = cls.__new__(cls)
+        converted.__setstate__(state)
+        converted.__dict__.setdefault("_statistics", None)
+        defaults = dict(weighting="none", init_scale=None, max_weight=100.0, negative_share=1,
+                        epoch_losses=[])
+        for name, value in defaults.items():
+            converted.__dict__.setdefault(name, value)
+        if not isinstance(converted.random, np.random.Generator):
+            converted.random = np.random.default_rng(converted.seed)
+        return converted
 
     def save_npz(self, path, compress=False):
         """Save without pickle, as numpy arrays and a JSON header (:func:`gensim_qwem.persistence.save_npz`)."""

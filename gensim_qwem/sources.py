@@ -1,0 +1,35 @@
+"""Corpus files as gensim's LineSentence reads them, through smart_open: local files, plain or compressed
+(.gz, .bz2, .xz, ... by extension), and remote URLs (http(s)://, s3://, ... as smart_open supports).
+
+gensim's Word2Vec refuses compressed ``corpus_file`` (its native reader reads plain text only); QWEM reads
+``corpus_file`` with LineSentence, so both work.
+"""
+import os
+import re
+
+from gensim import utils
+
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+def is_remote(path):
+    """Whether `path` is a URL (``scheme://...``) rather than a local path."""
+    return bool(_SCHEME.match(os.fspath(path))) if isinstance(path, (str, os.PathLike)) else False
+
+
+def check_corpus_file(path, what="corpus_file"):
+    """TypeError / FileNotFoundError / OSError, saying what to change, for a corpus file that cannot be read.
+
+    A URL is opened (and its first byte read) to check it, so that a typo fails now, not mid-training.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a path or URL of a text file, got {type(path).__name__}.")
+    if is_remote(path):
+        try:
+            with utils.open(os.fspath(path), "rb") as handle:
+                handle.read(1)
+        except Exception as error:   # smart_open raises per transport (HTTPError, ClientError, OSError, ...)
+            raise OSError(f"{what} {os.fspath(path)!r} cannot be read ({type(error).__name__}: {error}). "
+                          "Check the URL, or download the file and pass its local path.") from error
+    elif not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} {os.fspath(path)!r} does not exist or is not a file.")
