@@ -1,8 +1,9 @@
 """Corpus files as gensim's LineSentence reads them, through smart_open: local files, plain or compressed
 (.gz, .bz2, .xz, ... by extension), and remote URLs (http(s)://, s3://, ... as smart_open supports).
 
-gensim's Word2Vec refuses compressed ``corpus_file`` (its native reader reads plain text only); QWEM reads
-``corpus_file`` with LineSentence, so both work.
+gensim's Word2Vec refuses compressed ``corpus_file`` (its native reader reads plain text only). QWEM reads
+local files, compressed ones included, with its own reader (:mod:`gensim_qwem.corpus`, decompressing through
+smart_open), and URLs with LineSentence, so both work.
 """
 import os
 import re
