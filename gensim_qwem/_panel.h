@@ -118,3 +118,66 @@ static inline void NAME(const int64_t *indptr, const int32_t *indices, const REA
 #endif
 QWEM_PANEL_TARGET(qwem_panel_rows_target_f, float)
 QWEM_PANEL_TARGET(qwem_panel_rows_target_d, double)
+
+/* As the kernels above, with the columns j cut into tiles of `tile` rows of x and out: every row's entries
+ * in one tile, then the next tile. The gathers x[j,:] and scatters out[j,:] of a tile stay within
+ * 2 x tile x 64 bytes (in the L2 cache for tile 4096) instead of jumping over all n rows; rows i move on
+ * through `cursor` (one int64 per row of the range, the caller's scratch), their next entry at or past the
+ * tile. Same sums, added up in another order (a row's sum is split at tile ends). */
+#if defined(__GNUC__)
+#define QWEM_TILE_ROW_START                                                                                 \
+            const qwem_v2d *xi = (const qwem_v2d *)(x + i * stride);                                        \
+            qwem_v2d xi0 = xi[0], xi1 = xi[1], xi2 = xi[2], xi3 = xi[3];                                    \
+            qwem_v2d a0 = {0.0, 0.0}, a1 = a0, a2 = a0, a3 = a0;
+#define QWEM_TILE_ENTRY                                                                                     \
+                qwem_v2d uu = {u, u};                                                                       \
+                const qwem_v2d *xj = (const qwem_v2d *)(x + j * stride);                                    \
+                a0 += uu * xj[0]; a1 += uu * xj[1]; a2 += uu * xj[2]; a3 += uu * xj[3];                     \
+                if (j != i) {                                                                               \
+                    qwem_v2d *oj = (qwem_v2d *)(out + j * stride);                                          \
+                    oj[0] += uu * xi0; oj[1] += uu * xi1; oj[2] += uu * xi2; oj[3] += uu * xi3;             \
+                }
+#define QWEM_TILE_ROW_END                                                                                   \
+            qwem_v2d *oi = (qwem_v2d *)(out + i * stride);                                                  \
+            oi[0] += a0; oi[1] += a1; oi[2] += a2; oi[3] += a3;
+#else
+#define QWEM_TILE_ROW_START                                                                                 \
+            double xi[QWEM_PANEL], acc[QWEM_PANEL] = {0.0};                                                 \
+            memcpy(xi, x + i * stride, sizeof(xi));
+#define QWEM_TILE_ENTRY                                                                                     \
+                const double *xj = x + j * stride;                                                          \
+                for (int c = 0; c < QWEM_PANEL; c++) acc[c] += u * xj[c];                                   \
+                if (j != i) {                                                                               \
+                    double *oj = out + j * stride;                                                          \
+                    for (int c = 0; c < QWEM_PANEL; c++) oj[c] += u * xi[c];                                \
+                }
+#define QWEM_TILE_ROW_END                                                                                   \
+            for (int c = 0; c < QWEM_PANEL; c++) out[i * stride + c] += acc[c];
+#endif
+#define QWEM_PANEL_TARGET_TILED(NAME, REAL)                                                                  \
+static inline void NAME(const int64_t *indptr, const int32_t *indices, const REAL *a, const double *rq,     \
+                        double half_k, const double *x, double *out, int64_t stride, int64_t row_start,     \
+                        int64_t row_stop, int64_t n, int64_t tile, int64_t *cursor)                         \
+{                                                                                                           \
+    for (int64_t i = row_start; i < row_stop; i++) cursor[i - row_start] = indptr[i];                       \
+    for (int64_t lo = row_start; lo < n; lo += tile) {        /* j >= i >= row_start */                     \
+        const int64_t hi = lo + tile < n ? lo + tile : n;                                                   \
+        const int64_t last_row = row_stop < hi ? row_stop : hi;     /* rows i <= j < hi */                  \
+        for (int64_t i = row_start; i < last_row; i++) {                                                    \
+            int64_t p = cursor[i - row_start];                                                              \
+            const int64_t end = indptr[i + 1];                                                              \
+            if (p == end || indices[p] >= hi) continue;                                                     \
+            const double ri = rq[2 * i], qi = rq[2 * i + 1];                                                \
+            QWEM_TILE_ROW_START                                                                             \
+            for (; p < end && indices[p] < hi; p++) {                                                       \
+                int64_t j = indices[p];                                                                     \
+                double u = qwem_target_entry((double)a[p], half_k, ri, qi, rq + 2 * j);                     \
+                QWEM_TILE_ENTRY                                                                             \
+            }                                                                                               \
+            cursor[i - row_start] = p;                                                                      \
+            QWEM_TILE_ROW_END                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+}
+QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_f, float)
+QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_d, double)

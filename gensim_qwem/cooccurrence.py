@@ -292,6 +292,13 @@ def dense_upper(block, size, band=128, dtype=np.float32):
     return matrix
 
 
+def add_upper_in_place(total, block):
+    """total += block on and above the diagonal only, row by row: the pages of the lower triangles, never
+    written while counting, stay unmapped (the blocks are np.zeros)."""
+    for i in range(block.shape[0]):
+        total[i, i:] += block[i, i:]
+
+
 def symmetrised(left_right, size=None):
     """A = C + C^T from counts C of (left word, right word) pairs (sparse, or a dense top-left block)."""
     size = size or left_right.shape[0]
@@ -370,6 +377,7 @@ def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows
     else:
         source = (chunk[:3] for chunk in _chunks(corpus_iterable, key_to_index, chunk_words))
     tallies = []        # per thread: [in-vocabulary word counts, raw words, sentences]
+    dense_total, dense_lock = [], threading.Lock()
 
     def worker():
         # pairs of the most frequent words accumulate in a per-thread dense block across chunks
@@ -397,11 +405,13 @@ def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows
             except BaseException as error:  # reported to the caller below
                 errors.append(error)
         buffers = None
-        if not errors:
-            try:
-                partial_sums.add(dense_upper(dense, vocab_size, dtype=np.int64))
-            except BaseException as error:
-                errors.append(error)
+        with dense_lock:    # one block for all threads (exact int64 sums), converted once after the join
+            if errors:
+                return
+            if not dense_total:
+                dense_total.append(dense)
+            else:
+                add_upper_in_place(dense_total[0], dense)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, workers))]
     for thread in threads:
@@ -430,6 +440,8 @@ def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows
             thread.join()
     if errors:
         raise errors[0]
+    if dense_total:
+        partial_sums.add(dense_upper(dense_total.pop(), vocab_size, dtype=np.int64))
     word_counts = sum(tally[0] for tally in tallies)
     raw_words, sentences = sum(tally[1] for tally in tallies), sum(tally[2] for tally in tallies)
     if as_float32:

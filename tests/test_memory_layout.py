@@ -57,6 +57,17 @@ def test_target_product_kernels_match_numpy_twin(seed, dtype):
         target_matmat(*args, X, out, lo, hi)
         parts += out
     np.testing.assert_allclose(parts, expected, atol=1e-12)
+    # column tiles of any width, down to one row, and over row ranges: the same product
+    for tile in (1, 3, 7, 16, size - 1):
+        target_matmat(*args, X, out, 0, size, tile)
+        np.testing.assert_allclose(out, expected, atol=1e-12)
+        parts[:] = 0.0
+        for lo, hi in ((0, 11), (11, 30), (30, size)):
+            target_matmat(*args, X, out, lo, hi, tile)
+            parts += out
+        np.testing.assert_allclose(parts, expected, atol=1e-12)
+    with pytest.raises(ValueError, match="tile"):
+        target_matmat(*args, X, out, 0, size, 0)
 
 
 def test_upper_row_sums_kernel_matches_numpy_twin():
@@ -118,6 +129,27 @@ def test_count_statistics_stores_only_the_float32_upper_triangle():
     full = stats.cooccurrence
     assert full.dtype == np.float64 and (full != full.T).nnz == 0
     np.testing.assert_allclose(stats.pair_rate, full.sum(axis=1).A1, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dense_words", [0, 6, 15])
+def test_counts_are_the_same_bits_for_any_number_of_threads(monkeypatch, dense_words):
+    """Each thread's dense block of frequent pairs is added into one (exact int64), as are the triples:
+    the float32 statistics do not depend on how many threads counted, nor on which counted what."""
+    monkeypatch.setattr(cooccurrence, "DENSE_COUNT_WORDS", dense_words)
+    rng = np.random.default_rng(8)
+    vocab = [f"w{i}" for i in range(15)]
+    sentences = [[vocab[i] for i in rng.zipf(1.3, rng.integers(0, 12)) % 15] for _ in range(300)]
+    key_to_index = {w: i for i, w in enumerate(vocab)}
+    keep = np.linspace(0.3, 1.0, 15)
+    counted = [cooccurrence.count_statistics(sentences, key_to_index, keep, 3, True, workers=workers,
+                                             chunk_words=37) for workers in (1, 2, 3)]
+    for stats in counted[1:]:
+        assert (stats.upper != counted[0].upper).nnz == 0
+    lengths = [len(sentence) for sentence in sentences]
+    indices = np.array([key_to_index[w] for sentence in sentences for w in sentence], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    expected = _reference.count_pairs(indices, offsets, keep, 3, True, 15)
+    np.testing.assert_allclose(counted[0].cooccurrence.toarray(), expected, rtol=1e-6, atol=1e-9)
 
 
 def test_statistics_from_the_full_matrix_and_sums_of_shards():
