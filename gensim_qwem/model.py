@@ -28,7 +28,8 @@ from gensim_qwem.closed_form import (WORD_WEIGHTS, ScaledOperator, embeddings_fr
 from gensim_qwem.closed_form import word_weights as closed_form_word_weights
 from gensim_qwem import online, persistence
 from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
-from gensim_qwem.corpus import CorpusFiles, IndexedJob, indexed_jobs, scan_vocabulary, table_for
+from gensim_qwem.corpus import (CorpusFiles, IndexedJob, indexed_jobs, native_line_sentences, scan_vocabulary,
+                                table_for)
 from gensim_qwem.gradient import (FullBatchDescent, Refinement, modes_learned, settled, step_size,
                                   top_eigenvalue_estimate)
 from gensim_qwem.persistence import atomic_save
@@ -89,12 +90,14 @@ def _check_real(name, value, minimum, strict=True, maximum=None):
 
 
 def _native_corpus(corpus_iterable, corpus_file):
-    """(corpus_iterable, corpus_file) with files as a CorpusFiles corpus, read natively (same sentences)."""
+    """(corpus_iterable, corpus_file) with files as a CorpusFiles corpus, read natively (same sentences):
+    local corpus_file, and a LineSentence / PathLineSentences of local files (:func:`native_line_sentences`)."""
     if corpus_file is not None and corpus_iterable is None:
         if is_remote(corpus_file):   # a URL: LineSentence through smart_open
             return LineSentence(corpus_file), None
         return CorpusFiles(corpus_file), None
-    return corpus_iterable, corpus_file
+    native = native_line_sentences(corpus_iterable)
+    return (native, None) if native is not None else (corpus_iterable, corpus_file)
 
 
 def _is_one_shot(corpus):
