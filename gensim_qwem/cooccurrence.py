@@ -8,6 +8,8 @@ import ctypes
 import logging
 import os
 import queue
+import shutil
+import tempfile
 import threading
 from timeit import default_timer
 
@@ -144,6 +146,12 @@ def upper_row_sums(upper):
 
 # row ranges summed apart while counting (_RowShardedSum): the last merges then need 1/16 of A at a time
 SUM_SHARDS = 16
+
+# partial sums held in memory while counting; past this, each row range's are summed into one run and
+# written to a temporary folder (GloVe-style), to be merged range by range at the end. The int64 partial
+# sums take 12 bytes an entry plus their overlaps, against 8 for the float32 result: without spilling,
+# counting peaked at 1.5-1.9 x the final statistics (638 MiB at 17M tokens, 3.0 x gensim's training).
+SPILL_BYTES = 128 << 20
 
 # pairs among this many most frequent words are summed in a dense block per counting thread (32 MiB)
 DENSE_COUNT_WORDS = 2048
@@ -368,7 +376,17 @@ def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows
     vocab_size = len(keep_prob)
     keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
     map_large_blocks()
-    partial_sums, errors = _RowShardedSum(vocab_size, SUM_SHARDS), []
+    partial_sums, errors = _RowShardedSum(vocab_size, SUM_SHARDS, spill_bytes=SPILL_BYTES), []
+    try:
+        return _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, window, shrink_windows,
+                           workers, chunk_words, progress_per, total_words, as_float32)
+    finally:
+        partial_sums.close()
+
+
+def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, window, shrink_windows, workers,
+                chunk_words, progress_per, total_words, as_float32):
+    vocab_size = len(keep_prob)
     jobs = queue.Queue(maxsize=2 * workers)
     if isinstance(corpus_iterable, CorpusFiles):
         # raw blocks of whole lines (about 6 bytes a token in English text), indexed by the counting threads
@@ -448,8 +466,10 @@ def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows
         upper = partial_sums.total(dtype=np.float32, scale=1.0 / FIXED_POINT_UNITS)
     else:
         upper = partial_sums.total(dtype=np.int64)
-    del partial_sums
     release_free_memory()
+    if partial_sums.spills:
+        logger.info("partial sums went to a temporary folder %i times (%.0f MiB written, now removed)",
+                    partial_sums.spills, partial_sums.spilled_bytes / 2 ** 20)
     logger.info("counted pair statistics of %i sentences, %i words in %.1fs: %i stored pairs (upper triangle)",
                 sentences, raw_words, default_timer() - start, upper.nnz)
     return upper, word_counts, raw_words, sentences
@@ -484,10 +504,19 @@ class _RunningSum:
         # smallest first: each addition costs the size of both operands, so the largest is added once;
         # each partial is dropped from the dict before the addition, so it is freed as soon as it is used
         counts = sorted(self.partials)
-        total = self.partials.pop(counts[0])
-        for count in counts[1:]:
-            total = total + self.partials.pop(count)
-        total = scipy.sparse.csr_matrix(total, dtype=dtype)
+        return self.summed([self.partials.pop(count) for count in counts], size, columns, dtype)
+
+    @staticmethod
+    def summed(parts, size, columns=None, dtype=None):
+        """The sum of `parts` (smallest first: each addition costs the size of both operands, so the largest
+        is added once), as CSR with sorted indices; the list is emptied as it goes, so each part is freed
+        as soon as it is added."""
+        parts.sort(key=lambda part: part.nnz, reverse=True)
+        total = parts.pop()
+        while parts:
+            total = total + parts.pop()
+        total = scipy.sparse.csr_matrix(total, dtype=dtype if dtype is not None else total.dtype,
+                                        shape=(size, size if columns is None else columns))
         total.sort_indices()
         return total
 
@@ -508,12 +537,20 @@ class _RowShardedSum:
     Merging whole matrices needs both operands and the result in memory at once, up to twice the final
     size; per row range that transient is 1/shards of it. The ranges hold about equal numbers of entries
     of the first matrix added.
+
+    With `spill_bytes`, once the partial sums in memory take more than that, each range's are summed into
+    one run that is written to a temporary folder (``tempfile.gettempdir()``, e.g. ``TMPDIR``) and dropped
+    from memory; :meth:`total` adds a range's runs back one range at a time. Integer sums (int64 counts)
+    come out the same bits either way. :meth:`close` removes the folder.
     """
 
-    def __init__(self, size, shards):
+    def __init__(self, size, shards, spill_bytes=None):
         self.size, self.shards = size, max(1, int(shards))
         self.bounds, self.sums = None, None
         self.lock = threading.Lock()
+        self.spill_bytes, self.spill_lock = spill_bytes, threading.Lock()
+        self.folder, self.runs, self.spills = None, None, 0     # runs[r]: files of range r's spilled sums
+        self.spilled_bytes = 0
 
     def add(self, matrix):
         matrix = scipy.sparse.csr_matrix(matrix)
@@ -522,8 +559,73 @@ class _RowShardedSum:
                 cuts = np.searchsorted(matrix.indptr, np.linspace(0, matrix.nnz, self.shards + 1)[1:-1])
                 self.bounds = [0, *sorted(set(int(c) for c in cuts) - {0, self.size}), self.size]
                 self.sums = [_RunningSum() for _ in self.bounds[1:]]
+                self.runs = [[] for _ in self.sums]
         for index, (lo, hi) in enumerate(zip(self.bounds[:-1], self.bounds[1:])):
             self.sums[index].add(_row_range(matrix, lo, hi))
+        del matrix
+        if self.spill_bytes is not None and self.memory_bytes() > self.spill_bytes:
+            self.spill()
+
+    def memory_bytes(self):
+        """Bytes of the partial sums held in memory now (indices and values; merges in flight not included)."""
+        total = 0
+        for running in self.sums or ():
+            with running.lock:
+                parts = list(running.partials.values())
+            total += sum(part.indices.nbytes + part.data.nbytes + part.indptr.nbytes for part in parts)
+        return total
+
+    def spill(self):
+        """Each range's partial sums in memory, summed into one run and written to the temporary folder.
+
+        One thread spills at a time (the others go on counting); a range's merge in flight on another thread
+        keeps its operands and gives its result back to memory, for a later spill or :meth:`total`."""
+        if not self.spill_lock.acquire(blocking=False):
+            return
+        try:
+            if self.folder is None:
+                self.folder = tempfile.mkdtemp(prefix="gensim_qwem_counts_")
+            for index, running in enumerate(self.sums):
+                with running.lock:
+                    parts = list(running.partials.values())
+                    running.partials.clear()
+                if not parts:
+                    continue
+                lo, hi = self.bounds[index], self.bounds[index + 1]
+                run = _RunningSum.summed(parts, hi - lo, self.size)
+                del parts
+                path = os.path.join(self.folder, f"range{index}_run{len(self.runs[index])}.npz")
+                try:
+                    np.savez(path, indptr=run.indptr, indices=run.indices, data=run.data)
+                except OSError as error:
+                    raise OSError(f"Counting writes partial sums to {self.folder} when they pass "
+                                  f"{self.spill_bytes / 2 ** 20:.0f} MiB, and that failed ({error}). Point TMPDIR "
+                                  "to a folder with room for about twice the statistics, or raise "
+                                  "gensim_qwem.cooccurrence.SPILL_BYTES (None: never write).") from error
+                self.runs[index].append((path, run.nnz))
+                self.spilled_bytes += run.indices.nbytes + run.data.nbytes + run.indptr.nbytes
+                del run
+            self.spills += 1
+            release_free_memory()
+        finally:
+            self.spill_lock.release()
+
+    def _spilled(self, index, columns):
+        """Range `index`'s runs read back from the folder, as CSR matrices."""
+        for path, _ in self.runs[index] if self.runs else ():
+            with np.load(path) as stored:
+                rows = len(stored["indptr"]) - 1
+                run = scipy.sparse.csr_matrix((stored["data"], stored["indices"], stored["indptr"]),
+                                              shape=(rows, columns))
+            os.remove(path)
+            run.has_sorted_indices = True
+            yield run
+
+    def close(self):
+        """Remove the temporary folder of spilled runs, if any (also after a failure)."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
 
     def total(self, dtype=np.float64, scale=None):
         """The sum as one CSR matrix with sorted indices, summed and copied range by range.
@@ -538,12 +640,15 @@ class _RowShardedSum:
         ranges = list(zip(self.bounds[:-1], self.bounds[1:]))
         sums, self.sums = self.sums, None
         bound = sum(part.nnz for running in sums for part in running.partials.values())
+        bound += sum(nnz for runs in self.runs for _, nnz in runs)    # and the spilled runs' entries
         indptr = np.zeros(self.size + 1, dtype=np.int64)
         indices = np.empty(bound, dtype=np.int32)
         data = np.empty(bound, dtype=dtype)
         start = 0
         for index, (lo, hi) in enumerate(ranges):
             running, sums[index] = sums[index], None
+            for run in self._spilled(index, self.size):
+                running.add(run)
             part = running.total(hi - lo, dtype if scale is None else np.int64, columns=self.size)
             del running
             indptr[lo + 1:hi + 1] = part.indptr[1:] + start

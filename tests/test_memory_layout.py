@@ -152,6 +152,54 @@ def test_counts_are_the_same_bits_for_any_number_of_threads(monkeypatch, dense_w
     np.testing.assert_allclose(counted[0].cooccurrence.toarray(), expected, rtol=1e-6, atol=1e-9)
 
 
+def zipf_sentences(seed, vocab_size=40, n=400):
+    rng = np.random.default_rng(seed)
+    vocab = [f"w{i}" for i in range(vocab_size)]
+    return [[vocab[i] for i in rng.zipf(1.3, rng.integers(0, 14)) % vocab_size] for _ in range(n)], \
+        {w: i for i, w in enumerate(vocab)}
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_spilled_partial_sums_give_the_same_bits(monkeypatch, tmp_path, workers):
+    """Partial sums written to a temporary folder (GloVe-style) once they pass SPILL_BYTES, and merged back
+    range by range at the end: the same statistics, bit for bit, and the folder is gone afterwards."""
+    sentences, key_to_index = zipf_sentences(9)
+    keep = np.linspace(0.2, 1.0, 40)
+    monkeypatch.setattr(cooccurrence, "SPILL_BYTES", None)
+    kept = cooccurrence.count_exact(sentences, key_to_index, keep, 4, True, workers=workers, chunk_words=50)
+    monkeypatch.setattr(cooccurrence, "SPILL_BYTES", 1)        # spill after every chunk
+    monkeypatch.setattr(cooccurrence, "DENSE_COUNT_WORDS", 5)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(cooccurrence.tempfile, "tempdir", None)     # tempfile reads TMPDIR again
+    spills = []
+    spill = cooccurrence._RowShardedSum.spill
+    monkeypatch.setattr(cooccurrence._RowShardedSum, "spill", lambda self: spills.append(1) or spill(self))
+    spilled = cooccurrence.count_exact(sentences, key_to_index, keep, 4, True, workers=workers, chunk_words=50)
+    assert len(spills) > 5 and list(tmp_path.iterdir()) == []
+    assert (spilled[0] != kept[0]).nnz == 0 and spilled[0].dtype == np.int64
+    np.testing.assert_array_equal(spilled[1], kept[1])
+    as_float = cooccurrence.count_statistics(sentences, key_to_index, keep, 4, True, workers=workers,
+                                             chunk_words=50)
+    monkeypatch.setattr(cooccurrence, "SPILL_BYTES", None)
+    in_memory = cooccurrence.count_statistics(sentences, key_to_index, keep, 4, True, workers=workers,
+                                              chunk_words=50)
+    assert (as_float.upper != in_memory.upper).nnz == 0 and as_float.upper.has_sorted_indices
+
+
+def test_a_failed_spill_is_a_clear_error_and_leaves_no_files(monkeypatch, tmp_path):
+    sentences, key_to_index = zipf_sentences(10)
+    monkeypatch.setattr(cooccurrence, "SPILL_BYTES", 1)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(cooccurrence.tempfile, "tempdir", None)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(cooccurrence.np, "savez", disk_full)
+    with pytest.raises(OSError, match="Point TMPDIR to a folder with room"):
+        cooccurrence.count_statistics(sentences, key_to_index, np.ones(40), 4, True, workers=2, chunk_words=50)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_statistics_from_the_full_matrix_and_sums_of_shards():
     _, full, _ = random_upper(5)
     common = (np.arange(1, 41), 3, True, np.ones(40))
