@@ -19,7 +19,7 @@ from gensim_qwem._cooccurrence import FIXED_POINT_UNITS, count_pairs_job, sum_tr
 from gensim_qwem._corpus_reader import index_lines
 from gensim_qwem.corpus import CorpusFiles, table_for
 from gensim_qwem._symmetric import upper_row_sums as _upper_row_sums
-from gensim_qwem._sgd import sentences_to_indices
+from gensim_qwem._encoding import sentences_to_indices
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,9 @@
 """QWEM: a drop-in for :class:`gensim.models.Word2Vec` trained on the quadratic word embedding loss.
 
 Orchestration only: the maths lives in ``cooccurrence`` (statistics), ``target`` (M*),
-``closed_form`` (eigen-solver, trajectory) and the Cython kernels ``_sgd`` / ``_cooccurrence``.
+``closed_form`` (eigen-solver, trajectory) and the Cython kernels ``_sgd`` / ``_cooccurrence`` / ``_encoding``.
 """
 import logging
-import numbers
 import os
 import pickle
 import queue
@@ -14,14 +13,17 @@ import traceback
 from timeit import default_timer
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable
-from types import GeneratorType
 
 import numpy as np
 from gensim.models.word2vec import MAX_WORDS_IN_BATCH, LineSentence, Word2Vec
 from gensim.utils import PICKLE_PROTOCOL
 
-from gensim_qwem._sgd import pair_table, sentences_to_indices, train_job
+from gensim_qwem._encoding import pair_table, sentences_to_indices
+from gensim_qwem._sgd import JobSettings, UniformWeights, train_job
+from gensim_qwem._validation import (NO_PRIOR_VOCABULARY, TRAINERS, WEIGHTINGS, check_corpus,  # noqa: F401
+                                     check_corpus_sanity, check_int, check_model_parameters, check_one_corpus,
+                                     check_real, check_tokens, checked_sentences, is_one_shot,
+                                     negative_sampling_setting, not_utf8, param_error, vocabulary_empty_error)
 from gensim_qwem.baselines import keyed_vectors
 from gensim_qwem.closed_form import (WORD_WEIGHTS, ScaledOperator, embeddings_from_eigenpairs, mode_onset_times,
                                       singular_value_trajectory, top_eigenpairs)
@@ -32,15 +34,13 @@ from gensim_qwem.corpus import CorpusFiles, IndexedJob, indexed_jobs, scan_vocab
 from gensim_qwem.gradient import (FullBatchDescent, Refinement, modes_learned, settled, step_size,
                                   top_eigenvalue_estimate)
 from gensim_qwem.persistence import atomic_save
-from gensim_qwem.sources import check_corpus_file, is_remote
+from gensim_qwem.sources import is_remote
 from gensim_qwem.target import (TargetOperator, alias_table, noise_distribution, pair_weight_total,
                                 uniform_weight_block)
 
 logger = logging.getLogger(__name__)
 
 REAL = np.float32
-WEIGHTINGS = ("uniform", "none")
-TRAINERS = ("sgd", "gradient")
 # defaults that depend on the weighting (a None argument takes them): 'uniform' trains by full-batch
 # gradient descent on its expected loss; with trainer='sgd' its weights c / G_ij reach max_weight on rare
 # pairs (smaller alpha), and their steps cost more each (one draw per negative)
@@ -55,37 +55,12 @@ MAX_GRADIENT_STEPS = 2000
 DENSE_WEIGHT_WORDS = 2048
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
 # build_vocab corpus kept for counting the statistics when first needed (counted before any save)
-TRANSIENT = ("_statistics_corpus", "_loss_lock", "_uniform", "_noise_table", "_worker_error", "_spectrum_cache",
+TRANSIENT = ("_statistics_corpus", "_loss_lock", "_job_settings", "_worker_error", "_spectrum_cache",
              "_epoch_threads", "_progress_queue", "_weighted_spectrum_cache", "_lockf")
-# gensim's words, for build_vocab(update=True) before any vocabulary
-NO_PRIOR_VOCABULARY = ("You cannot do an online vocabulary-update of a model which has no prior vocabulary. "
-                       "First build the vocabulary of your model with a corpus before doing an online update.")
 
 
 class TrainingDivergedError(FloatingPointError):
     """Training produced non-finite weights; the model keeps the weights of the last finite epoch."""
-
-
-def _param_error(name, requirement, value, exc=ValueError):
-    return exc(f"The '{name}' parameter of QWEM must be {requirement}. Got {value!r} instead.")
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise _param_error(name, f"an int >= {minimum}", value, TypeError)
-    if value < minimum:
-        raise _param_error(name, f"an int >= {minimum}", value)
-
-
-def _check_real(name, value, minimum, strict=True, maximum=None):
-    bound = f"> {minimum}" if strict else f">= {minimum}"
-    if maximum is not None:
-        bound += f" and <= {maximum}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _param_error(name, f"a number {bound}", value, TypeError)
-    if not np.isfinite(value) or (value <= minimum if strict else value < minimum) or (
-            maximum is not None and value > maximum):
-        raise _param_error(name, f"a number {bound}", value)
 
 
 def _native_corpus(corpus_iterable, corpus_file):
@@ -95,41 +70,6 @@ def _native_corpus(corpus_iterable, corpus_file):
             return LineSentence(corpus_file), None
         return CorpusFiles(corpus_file), None
     return corpus_iterable, corpus_file
-
-
-def _is_one_shot(corpus):
-    """True for iterators (generators, file objects...) that cannot be iterated twice."""
-    return isinstance(corpus, GeneratorType) or iter(corpus) is corpus
-
-
-def _checked_sentences(corpus):
-    """Yield the sentences of `corpus`, with a clear TypeError for any that is not a list of tokens."""
-    for number, sentence in enumerate(corpus):
-        if sentence is None or isinstance(sentence, (str, bytes)) or not hasattr(sentence, "__len__"):
-            shown = "None" if sentence is None else f"a {type(sentence).__name__} {repr(sentence)[:40]}"
-            raise TypeError(
-                f"Sentence #{number} of the corpus is {shown}; every sentence must be a list of str tokens. "
-                "Split text into words first, e.g. [line.split() for line in lines], use "
-                "gensim.models.word2vec.LineSentence, and give an empty sentence as [] rather than None.")
-        yield sentence
-
-
-def _check_tokens(tokens):
-    """TypeError naming the first non-str token among `tokens` (vocabulary keys), if any."""
-    for token in tokens:
-        if not isinstance(token, str):
-            raise TypeError(
-                f"The corpus contains the {type(token).__name__} token {token!r}; every token must be a str. "
-                "Convert the tokens first, e.g. [[str(token) for token in sentence] for sentence in corpus], "
-                "and drop None tokens.")
-
-
-def _not_utf8(error):
-    """The same UnicodeDecodeError, with what to do about it."""
-    return UnicodeDecodeError(
-        error.encoding, error.object, error.start, error.end,
-        f"{error.reason}. The corpus must be UTF-8 text: re-encode the file (e.g. iconv -f latin1 -t utf-8 "
-        "old.txt > new.txt) or decode it yourself and pass lists of str tokens")
 
 
 def _is_corrupt_pickle_error(error):
@@ -268,47 +208,7 @@ class QWEM(Word2Vec):
     # ------------------------------------------------------------------ parameters
     def _check_model_parameters(self, **overrides):
         """Validate hyper-parameters where they are used (users change attributes between calls)."""
-        get = lambda name: overrides[name] if name in overrides else getattr(self, name)  # noqa: E731
-        if get("sg") != 1:
-            raise ValueError("QWEM is a skip-gram model: the 'sg' parameter of QWEM must be 1. "
-                             f"Got {get('sg')!r} instead (CBOW, sg=0, is not supported).")
-        if get("hs") != 0:
-            raise ValueError("QWEM trains with negative sampling only: the 'hs' parameter of QWEM must be 0. "
-                             f"Got {get('hs')!r} instead (hierarchical softmax has no quadratic form).")
-        vector_size = get("vector_size") if "vector_size" in overrides else self.wv.vector_size
-        _check_int("vector_size", vector_size, 1)
-        _check_int("window", get("window"), 1)
-        _check_int("negative", get("negative"), 1)
-        _check_int("epochs", get("epochs"), 1)
-        _check_int("workers", get("workers"), 1)
-        _check_int("min_count", get("min_count"), 0)
-        _check_real("alpha", get("alpha"), 0.0)
-        _check_real("min_alpha", get("min_alpha"), 0.0, strict=False)
-        _check_real("sample", get("sample") or 0, 0.0, strict=False)
-        _check_real("ns_exponent", get("ns_exponent"), -np.inf)
-        if self.weighting not in WEIGHTINGS:
-            raise _param_error("weighting", f"one of {WEIGHTINGS}", self.weighting)
-        if self.init_scale is not None:
-            _check_real("init_scale", self.init_scale, 0.0)
-        _check_real("max_weight", self.max_weight, 0.0)
-        _check_int("negative_share", self.negative_share, 1)
-        if self.negative_draws is not None:
-            _check_real("negative_draws", self.negative_draws, 1.0, strict=False)
-        if self.trainer not in TRAINERS:
-            raise _param_error("trainer", f"one of {TRAINERS}", self.trainer)
-        if self.trainer == "gradient":
-            if self.weighting != "uniform":
-                raise ValueError(
-                    "trainer='gradient' descends the uniform loss ||W W^T - M*||^2, so it needs "
-                    f"weighting='uniform'. Got weighting={self.weighting!r}; use trainer='sgd' with it.")
-            if not get("alpha") < 2.0:
-                raise _param_error("alpha", "a number > 0 and < 2 with trainer='gradient' (the step is "
-                                   "alpha / lambda_1, unstable from 2 on)", get("alpha"))
-            if self.gradient_steps is not None:
-                _check_int("gradient_steps", self.gradient_steps, 1)
-            _check_real("gradient_tol", self.gradient_tol, 0.0)
-            if not isinstance(self.gradient_refinement, (bool, np.bool_)):
-                raise _param_error("gradient_refinement", "True or False", self.gradient_refinement, TypeError)
+        check_model_parameters(self, **overrides)
 
     def _noise_draws(self):
         """Noise words drawn per group of contexts: round(negative * negative_draws), at least `negative`."""
@@ -382,7 +282,7 @@ class QWEM(Word2Vec):
         benchmarks/bench_online_update.py).
         """
         self._check_model_parameters()
-        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
+        check_corpus(corpus_iterable, corpus_file)
         corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
         if client is not None:
             if not isinstance(corpus_iterable, CorpusFiles):
@@ -405,7 +305,7 @@ class QWEM(Word2Vec):
                 self._grow_statistics(corpus_iterable, *grown_from)
             else:
                 self.statistics = None
-                if _is_one_shot(corpus_iterable):
+                if is_one_shot(corpus_iterable):
                     logger.warning("the corpus is a one-shot iterator: pair statistics will be counted from the "
                                    "training corpus when first needed")
                 else:
@@ -413,14 +313,14 @@ class QWEM(Word2Vec):
         except BaseException as error:
             self._restore_vocab(previous)
             if isinstance(error, UnicodeDecodeError):
-                raise _not_utf8(error) from error
+                raise not_utf8(error) from error
             raise
 
     def _grow_statistics(self, corpus_iterable, old, pending):
         """Pair statistics after ``build_vocab(corpus, update=True)`` (:mod:`gensim_qwem.online`)."""
         if old is None and pending is None:
             return
-        if _is_one_shot(corpus_iterable):
+        if is_one_shot(corpus_iterable):
             logger.warning("build_vocab(update=True) with a one-shot iterator: the pair statistics cannot count "
                            "it, so they are dropped; call model.count_statistics(corpus) on the whole corpus")
             self.statistics = None
@@ -439,8 +339,8 @@ class QWEM(Word2Vec):
     def _scan_vocab(self, sentences, progress_per, trim_rule):
         if isinstance(sentences, CorpusFiles) and not self.max_vocab_size:  # no pruning: all words counted
             return self._scan_vocab_native(sentences)
-        total_words, corpus_count = super()._scan_vocab(_checked_sentences(sentences), progress_per, trim_rule)
-        _check_tokens(self.raw_vocab)
+        total_words, corpus_count = super()._scan_vocab(checked_sentences(sentences), progress_per, trim_rule)
+        check_tokens(self.raw_vocab)
         return total_words, corpus_count
 
     def _scan_vocab_native(self, corpus):
@@ -463,9 +363,7 @@ class QWEM(Word2Vec):
     def _check_vocabulary_not_empty(self, source=None):
         if len(self.wv) == 0:
             source = source or f"corpus of {self.corpus_total_words} words in {self.corpus_count} sentences"
-            raise ValueError(
-                f"No word occurs at least min_count={self.min_count} times ({source}), so the vocabulary "
-                "is empty. Lower min_count or give a larger corpus.")
+            raise vocabulary_empty_error(self.min_count, source)
 
     def build_vocab_from_freq(self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None,
                               update=False):
@@ -473,7 +371,7 @@ class QWEM(Word2Vec):
         self._check_model_parameters()
         if update and not len(self.wv):
             raise RuntimeError(NO_PRIOR_VOCABULARY)
-        _check_tokens(word_freq)
+        check_tokens(word_freq)
         previous = self._snapshot_vocab()
         try:
             super().build_vocab_from_freq(word_freq, keep_raw_vocab=keep_raw_vocab, corpus_count=corpus_count,
@@ -503,40 +401,10 @@ class QWEM(Word2Vec):
         self.wv.__dict__.clear()
         self.wv.__dict__.update(wv)
 
-    def _check_corpus(self, corpus_iterable, corpus_file):
-        """Clear errors for corpora gensim would silently misread; returns the corpus to use."""
-        if isinstance(corpus_iterable, (str, bytes)):
-            raise TypeError(
-                "corpus_iterable must be an iterable of token lists, not a string. For a file on disk pass "
-                f"corpus_file={corpus_iterable!r} or LineSentence({corpus_iterable!r}); for raw text "
-                "pass [text.split()].")
-        if corpus_file is not None:
-            if is_remote(corpus_file):
-                check_corpus_file(corpus_file)   # a URL, read through smart_open: opened once to fail early
-            else:
-                CorpusFiles(corpus_file)   # a file, a folder or a list of them: a clear error if not
-        return corpus_iterable
-
     def _check_corpus_sanity(self, corpus_iterable=None, corpus_file=None, passes=1):
         # gensim's own checks, less its refusal of compressed corpus_file (QWEM reads files itself)
-        if corpus_file is None and corpus_iterable is None:
-            raise TypeError("Either one of corpus_file or corpus_iterable value must be provided")
-        if corpus_file is not None and corpus_iterable is not None:
-            raise TypeError("Both corpus_file and corpus_iterable must not be provided at the same time")
-        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
-        if corpus_iterable is not None and not isinstance(corpus_iterable, Iterable):
-            raise TypeError(
-                f"The corpus_iterable must be an iterable of lists of strings, got {corpus_iterable!r} instead")
-        if isinstance(corpus_iterable, GeneratorType) and passes > 1:
-            raise TypeError(
-                f"Using a generator as corpus_iterable can't support {passes} passes. Try a re-iterable sequence.")
-        # gensim rejects generators for several passes; other one-shot iterators (iter(list), open files)
-        # would silently give empty epochs after the first
-        corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
-        if passes > 1 and corpus_iterable is not None and _is_one_shot(corpus_iterable):
-            raise TypeError(
-                f"Using a one-shot iterator ({type(corpus_iterable).__name__}) as corpus_iterable can't support "
-                f"{passes} passes. Try a re-iterable sequence (a list, or LineSentence for a file).")
+        check_one_corpus(corpus_iterable, corpus_file)
+        check_corpus_sanity(_native_corpus(corpus_iterable, corpus_file)[0], corpus_file, passes)
 
     def _sampling_scheme(self):
         """(keep probabilities, window, shrink_windows) exactly as the trainer samples pairs."""
@@ -577,7 +445,7 @@ class QWEM(Word2Vec):
         """
         if not self.wv.key_to_index:
             raise RuntimeError("You must build the vocabulary (build_vocab) before counting pair statistics.")
-        self._check_corpus(corpus_iterable, corpus_file)
+        check_corpus(corpus_iterable, corpus_file)
         corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
         if corpus_iterable is None:
             raise TypeError("Pass corpus_iterable or corpus_file to count pair statistics.")
@@ -660,7 +528,7 @@ class QWEM(Word2Vec):
             Same vocabulary and order as ``model.wv``.
         """
         dim = self.wv.vector_size if vector_size is None else vector_size
-        _check_int("vector_size", dim, 1)
+        check_int("vector_size", dim, 1)
         if dim >= len(self.wv):
             raise ValueError(f"analytic_solution needs vector_size < vocabulary size ({len(self.wv)} words). "
                              f"Got vector_size={dim}; ask for fewer dimensions or use a larger vocabulary.")
@@ -668,9 +536,9 @@ class QWEM(Word2Vec):
             raise ValueError(f"replace=True needs vector_size == model.vector_size ({self.wv.vector_size}). "
                              f"Got {dim} instead.")
         if word_weights not in WORD_WEIGHTS:
-            raise _param_error("word_weights", f"one of {WORD_WEIGHTS}", word_weights)
-        _check_real("weight_power", weight_power, -np.inf)
-        _check_real("eig_power", eig_power, -np.inf)
+            raise param_error("word_weights", f"one of {WORD_WEIGHTS}", word_weights)
+        check_real("weight_power", weight_power, -np.inf)
+        check_real("eig_power", eig_power, -np.inf)
         setting = self._negative_sampling_setting(negative, ns_exponent)
         eigenvalues, eigenvectors, weights = self._closed_form_spectrum(dim, tol, word_weights, weight_power, setting)
         kv = self._keyed_vectors(embeddings_from_eigenpairs(eigenvalues, eigenvectors, eig_power, weights))
@@ -680,13 +548,7 @@ class QWEM(Word2Vec):
         return kv
 
     def _negative_sampling_setting(self, negative=None, ns_exponent=None):
-        """(k, ns_exponent) behind M*: the model's, or the closed form's own where given (validated)."""
-        if negative is not None:
-            _check_real("negative", negative, 0.0)
-        if ns_exponent is not None:
-            _check_real("ns_exponent", ns_exponent, -np.inf)
-        return (self.negative if negative is None else negative,
-                self.ns_exponent if ns_exponent is None else ns_exponent)
+        return negative_sampling_setting(self, negative, ns_exponent)
 
     def _closed_form_spectrum(self, k, tol, word_weights, weight_power, setting=None):
         """Top-k eigenpairs of D^{1/2} M* D^{1/2} and g (None when uniform). The model's own uniform M* is
@@ -815,10 +677,10 @@ class QWEM(Word2Vec):
         """
         self._check_model_parameters(epochs=epochs if epochs is not None else self.epochs)
         if start_alpha is not None:
-            _check_real("start_alpha", start_alpha, 0.0)
+            check_real("start_alpha", start_alpha, 0.0)
         if end_alpha is not None:
-            _check_real("end_alpha", end_alpha, 0.0, strict=False)
-        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
+            check_real("end_alpha", end_alpha, 0.0, strict=False)
+        check_corpus(corpus_iterable, corpus_file)
         corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
         if epochs is None and self.trainer == "sgd":   # before gensim's train sets self.epochs = None
             raise ValueError("You must specify an explicit epochs count. The usual value is epochs=model.epochs.")
@@ -827,9 +689,13 @@ class QWEM(Word2Vec):
         self._lockf = self._lock_factors()
         if self.trainer == "gradient":
             return self._train_full_batch(corpus_iterable, corpus_file, compute_loss, callbacks)
-        self._noise_table = alias_table(noise_distribution(self._vocab_counts(), self.ns_exponent))
+        weights = None
         if self.weighting == "uniform":
-            self._prepare_uniform_weights(corpus_iterable, corpus_file)
+            weights = self._uniform_weights(corpus_iterable, corpus_file)
+        self._job_settings = JobSettings(
+            self.wv.expandos["sample_int"], bool(self.sample),
+            alias_table(noise_distribution(self._vocab_counts(), self.ns_exponent)), self.window,
+            self.shrink_windows, self.negative, int(self.negative_share), self._noise_draws(), weights, self._lockf)
         self.epoch_losses = []
         return super().train(
             corpus_iterable=corpus_iterable, corpus_file=corpus_file, total_examples=total_examples,
@@ -854,7 +720,7 @@ class QWEM(Word2Vec):
         if self.statistics is not None and self.statistics.matches(keep, window, shrink):
             return
         source = CorpusFiles(corpus_file) if corpus_file is not None else corpus_iterable
-        if source is None or (passes_after and _is_one_shot(source)):
+        if source is None or (passes_after and is_one_shot(source)):
             raise ValueError(
                 "weighting='uniform' needs the pair statistics of the corpus before training, which takes "
                 "an extra pass over it, and this corpus is a one-shot iterator. Pass a re-iterable corpus "
@@ -948,19 +814,18 @@ class QWEM(Word2Vec):
                                               f"refinement) to t = {self.flow_time:.4g} in {elapsed:.1f}s")
         return 0, 0
 
-    def _prepare_uniform_weights(self, corpus_iterable, corpus_file):
-        """Arrays the kernel needs for psi_ij = c / G_ij; counts the statistics first if missing."""
+    def _uniform_weights(self, corpus_iterable, corpus_file):
+        """What the kernel needs for psi_ij = c / G_ij; counts the statistics first if missing."""
         self._count_training_statistics(corpus_iterable, corpus_file, passes_after=self.epochs)
         operator = self.target_operator()
         A = self.statistics.cooccurrence
         A.sort_indices()
         scale = self.pair_weight_scale(operator)
-        self._uniform = dict(
-            table=pair_table(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data),
-            pair_rate=operator.pair_rate, noise=operator.noise, scale=scale,
-            dense_psi=uniform_weight_block(A, operator.pair_rate, operator.noise, self.negative, scale,
-                                           self.max_weight, min(len(self.wv), DENSE_WEIGHT_WORDS)),
-        )
+        return UniformWeights(
+            pair_table(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data),
+            operator.pair_rate, operator.noise, scale, float(self.max_weight),
+            uniform_weight_block(A, operator.pair_rate, operator.noise, self.negative, scale,
+                                 self.max_weight, min(len(self.wv), DENSE_WEIGHT_WORDS)))
 
     def _train_epoch(self, data_iterable, cur_epoch=0, total_examples=None, total_words=None, queue_factor=2,
                      report_delay=1.0, callbacks=()):
@@ -1031,7 +896,7 @@ class QWEM(Word2Vec):
         try:
             if isinstance(data_iterator, CorpusFiles):
                 return self._native_job_producer(data_iterator, job_queue, cur_epoch, total_examples, total_words)
-            super()._job_producer(self._until_stopped(_checked_sentences(data_iterator)), job_queue,
+            super()._job_producer(self._until_stopped(checked_sentences(data_iterator)), job_queue,
                                   cur_epoch=cur_epoch, total_examples=total_examples, total_words=total_words)
         except BaseException as error:
             self._worker_error = self._worker_error or error
@@ -1089,13 +954,7 @@ class QWEM(Word2Vec):
         else:
             indices, offsets, raw_words = sentences_to_indices(sentences, self.wv.key_to_index)
         seed = int(self.random.integers(1, 2 ** 63))
-        uniform = self.weighting == "uniform"
-        u = self._uniform if uniform else _EMPTY_WEIGHTS
-        loss, effective, _ = train_job(
-            self.wv.vectors, indices, offsets, self.wv.expandos["sample_int"], bool(self.sample),
-            *self._noise_table, self.window, self.shrink_windows, self.negative, alpha, seed,
-            uniform, *u["table"], u["pair_rate"], u["noise"], u["scale"],
-            float(self.max_weight), u["dense_psi"], work, int(self.negative_share), self._noise_draws(), self._lockf)
+        loss, effective, _ = train_job(self._job_settings, self.wv.vectors, indices, offsets, alpha, seed, work)
         if self.compute_loss:
             with self._loss_lock:
                 self.running_training_loss += loss
@@ -1212,7 +1071,3 @@ class QWEM(Word2Vec):
         self._statistics_corpus = None
         self._loss_lock = threading.Lock()
         self._worker_error = None
-
-
-_EMPTY_WEIGHTS = dict(table=(np.zeros(1, dtype=np.int64), np.zeros((0, 2), dtype=np.int32)), pair_rate=np.zeros(0),
-                      noise=np.zeros(0), scale=1.0, dense_psi=np.zeros((0, 0), dtype=REAL))
