@@ -11,23 +11,21 @@ import threading
 import time
 import traceback
 from timeit import default_timer
-import weakref
 from collections import defaultdict
 
 import numpy as np
 from gensim.models.word2vec import MAX_WORDS_IN_BATCH, LineSentence, Word2Vec
 from gensim.utils import PICKLE_PROTOCOL
 
-from gensim_qwem._encoding import pair_table, sentences_to_indices
+from gensim_qwem._encoding import sentences_to_indices
 from gensim_qwem._sgd import JobSettings, UniformWeights, train_job
 from gensim_qwem._validation import (NO_PRIOR_VOCABULARY, TRAINERS, WEIGHTINGS, check_corpus,  # noqa: F401
                                      check_corpus_sanity, check_int, check_model_parameters, check_one_corpus,
                                      check_real, check_tokens, checked_sentences, is_one_shot,
                                      negative_sampling_setting, not_utf8, param_error, vocabulary_empty_error)
 from gensim_qwem.baselines import keyed_vectors
-from gensim_qwem.closed_form import (WORD_WEIGHTS, ScaledOperator, embeddings_from_eigenpairs, mode_onset_times,
-                                      singular_value_trajectory, top_eigenpairs)
-from gensim_qwem.closed_form import word_weights as closed_form_word_weights
+from gensim_qwem.closed_form import (WORD_WEIGHTS, embeddings_from_eigenpairs, mode_onset_times,
+                                      singular_value_trajectory)
 from gensim_qwem import online, persistence
 from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
 from gensim_qwem.corpus import CorpusFiles, IndexedJob, indexed_jobs, scan_vocabulary, table_for
@@ -35,8 +33,7 @@ from gensim_qwem.gradient import (FullBatchDescent, Refinement, modes_learned, s
                                   top_eigenvalue_estimate)
 from gensim_qwem.persistence import atomic_save
 from gensim_qwem.sources import is_remote
-from gensim_qwem.target import (TargetOperator, alias_table, noise_distribution, pair_weight_total,
-                                uniform_weight_block)
+from gensim_qwem.target import TargetCache
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +52,8 @@ MAX_GRADIENT_STEPS = 2000
 DENSE_WEIGHT_WORDS = 2048
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
 # build_vocab corpus kept for counting the statistics when first needed (counted before any save)
-TRANSIENT = ("_statistics_corpus", "_loss_lock", "_job_settings", "_worker_error", "_spectrum_cache",
-             "_epoch_threads", "_progress_queue", "_weighted_spectrum_cache", "_lockf")
+TRANSIENT = ("_statistics_corpus", "_loss_lock", "_job_settings", "_worker_error", "_targets",
+             "_epoch_threads", "_progress_queue", "_lockf")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -435,6 +432,7 @@ class QWEM(Word2Vec):
     def statistics(self, value):
         self._statistics = value
         self._statistics_corpus = None
+        self._targets = None   # what was derived from the previous statistics (their operator holds A)
 
     def count_statistics(self, corpus_iterable=None, corpus_file=None, workers=None, client=None):
         """(Re)count the pair statistics A of a corpus under the current vocabulary and sampling settings.
@@ -475,12 +473,17 @@ class QWEM(Word2Vec):
 
         `negative` / `ns_exponent` replace the model's k and noise exponent in B (the closed form's own
         setting, :meth:`analytic_solution`)."""
-        stats = self._current_statistics()
-        negative, ns_exponent = self._negative_sampling_setting(negative, ns_exponent)
-        return TargetOperator.from_statistics(stats, self._vocab_counts(), negative, ns_exponent)
+        return self._target(negative, ns_exponent).operator
 
-    def _vocab_counts(self):
-        return np.asarray(self.wv.expandos["count"], dtype=np.int64)
+    def _target(self, negative=None, ns_exponent=None, statistics=True):
+        """The cached :class:`~gensim_qwem.target.Target` of the statistics (counted now if pending; False:
+        whatever is there, without counting) and the negative-sampling setting (default: the model's)."""
+        setting = negative_sampling_setting(self, negative, ns_exponent)
+        stats = self._current_statistics() if statistics else self._statistics
+        if getattr(self, "_targets", None) is None:
+            self._targets = TargetCache()
+        return self._targets.get(stats, self.wv.expandos["count"], *setting,
+                                 own=setting == (self.negative, self.ns_exponent))
 
     # ------------------------------------------------------------------ closed form
     def analytic_solution(self, vector_size=None, replace=False, tol=1e-3, word_weights="uniform",
@@ -539,7 +542,7 @@ class QWEM(Word2Vec):
             raise param_error("word_weights", f"one of {WORD_WEIGHTS}", word_weights)
         check_real("weight_power", weight_power, -np.inf)
         check_real("eig_power", eig_power, -np.inf)
-        setting = self._negative_sampling_setting(negative, ns_exponent)
+        setting = negative_sampling_setting(self, negative, ns_exponent)
         eigenvalues, eigenvectors, weights = self._closed_form_spectrum(dim, tol, word_weights, weight_power, setting)
         kv = self._keyed_vectors(embeddings_from_eigenpairs(eigenvalues, eigenvectors, eig_power, weights))
         if replace:
@@ -547,31 +550,11 @@ class QWEM(Word2Vec):
             self.wv.norms = None
         return kv
 
-    def _negative_sampling_setting(self, negative=None, ns_exponent=None):
-        return negative_sampling_setting(self, negative, ns_exponent)
-
-    def _closed_form_spectrum(self, k, tol, word_weights, weight_power, setting=None):
-        """Top-k eigenpairs of D^{1/2} M* D^{1/2} and g (None when uniform). The model's own uniform M* is
-        :meth:`spectrum`'s (shared with the dynamics); any other target (word weights, or a negative-sampling
-        `setting` other than the model's) is solved apart, the last such solve cached."""
-        setting = (self.negative, self.ns_exponent) if setting is None else setting
-        if word_weights == "uniform" and setting == (self.negative, self.ns_exponent):
-            return (*self.spectrum(k, tol=tol), None)
-        key = (tol, weakref.ref(self._current_statistics()), *setting, len(self.wv), word_weights,
-               float(weight_power))
-        cached = getattr(self, "_weighted_spectrum_cache", None)
-        if cached is None or cached[0] != key or len(cached[1]) < k:
-            operator = self.target_operator(*setting)
-            if word_weights == "uniform":
-                weights, scaled = None, operator
-            else:
-                weights = closed_form_word_weights(word_weights, operator.pair_rate, operator.noise, weight_power)
-                scaled = ScaledOperator(operator, weights)
-            eigenvalues, eigenvectors = top_eigenpairs(scaled, k, tol=tol, seed=self.seed)
-            signs = np.sign(eigenvectors[np.abs(eigenvectors).argmax(axis=0), np.arange(k)])
-            cached = self._weighted_spectrum_cache = (key, eigenvalues, eigenvectors * signs, weights)
-        self.eigenvalues_ = cached[1][:k]   # lambda' of the last closed form, as spectrum() leaves lambda
-        return cached[1][:k], cached[2][:, :k], cached[3]
+    def _closed_form_spectrum(self, k, tol, word_weights, weight_power, setting):
+        """Top-k eigenpairs of D^{1/2} M* D^{1/2} and g (None when uniform), from the target's cache."""
+        values, vectors, weights = self._target(*setting).eigenpairs(k, tol, self.seed, word_weights, weight_power)
+        self.eigenvalues_ = values   # lambda' of the last closed form, as spectrum() leaves lambda
+        return values, vectors, weights
 
     def _keyed_vectors(self, weights):
         """KeyedVectors with this model's vocabulary, order and word attributes, holding `weights`."""
@@ -588,16 +571,9 @@ class QWEM(Word2Vec):
         served from a larger cached solve (e.g. :meth:`eigen_features` after :meth:`analytic_solution`).
         """
         k = self.wv.vector_size if k is None else k
-        # a weak reference, not id(): a new statistics object may reuse a freed one's id
-        key = (tol, weakref.ref(self._current_statistics()), self.negative, self.ns_exponent, len(self.wv))
-        cached = getattr(self, "_spectrum_cache", None)
-        if cached is None or cached[0] != key or len(cached[1]) < k:  # a larger solve serves smaller k
-            eigenvalues, eigenvectors = top_eigenpairs(self.target_operator(), k, tol=tol, seed=self.seed)
-            # fix each eigenvector's arbitrary sign: largest-magnitude loading positive
-            signs = np.sign(eigenvectors[np.abs(eigenvectors).argmax(axis=0), np.arange(k)])
-            cached = self._spectrum_cache = (key, eigenvalues, eigenvectors * signs)
-        self.eigenvalues_ = cached[1][:k]
-        return cached[1][:k], cached[2][:, :k]
+        eigenvalues, eigenvectors, _ = self._target().eigenpairs(k, tol, self.seed)
+        self.eigenvalues_ = eigenvalues
+        return eigenvalues, eigenvectors
 
     def eigen_features(self, k=10, topn=10):
         """For each of the top-`k` eigen-directions of M*, the `topn` words with the largest loadings.
@@ -613,11 +589,9 @@ class QWEM(Word2Vec):
 
     def pair_weight_scale(self, operator=None):
         """c = sum(G) / V^2: the uniform weights are psi_ij = c / G_ij, averaging 1 over all V^2 cells."""
-        if operator is None:  # from the statistics alone: no need to build M*
-            total = pair_weight_total(self._current_statistics().pair_rate, self.negative)
-        else:
-            total = operator.weight_sum()
-        return total / float(len(self.wv)) ** 2
+        if operator is None:
+            return self._target().scale
+        return operator.weight_sum() / float(len(self.wv)) ** 2
 
     def theory_time(self, epochs_done=None, alpha=None, min_alpha=None, epochs=None):
         """Gradient-flow time t reached after `epochs_done` epochs of uniform-weighted training.
@@ -690,11 +664,12 @@ class QWEM(Word2Vec):
         if self.trainer == "gradient":
             return self._train_full_batch(corpus_iterable, corpus_file, compute_loss, callbacks)
         weights = None
-        if self.weighting == "uniform":
-            weights = self._uniform_weights(corpus_iterable, corpus_file)
+        if self.weighting == "uniform":   # psi_ij = c / G_ij: counts the statistics first if missing
+            self._count_training_statistics(corpus_iterable, corpus_file, passes_after=self.epochs)
+            weights = self._target().uniform_weights(self.max_weight, DENSE_WEIGHT_WORDS)
+        target = self._target(statistics=self.weighting == "uniform")
         self._job_settings = JobSettings(
-            self.wv.expandos["sample_int"], bool(self.sample),
-            alias_table(noise_distribution(self._vocab_counts(), self.ns_exponent)), self.window,
+            self.wv.expandos["sample_int"], bool(self.sample), target.noise_table, self.window,
             self.shrink_windows, self.negative, int(self.negative_share), self._noise_draws(), weights, self._lockf)
         self.epoch_losses = []
         return super().train(
@@ -813,19 +788,6 @@ class QWEM(Word2Vec):
         self.add_lifecycle_event("train", msg=f"{steps} full-batch gradient steps ({self.refined_steps} of them "
                                               f"refinement) to t = {self.flow_time:.4g} in {elapsed:.1f}s")
         return 0, 0
-
-    def _uniform_weights(self, corpus_iterable, corpus_file):
-        """What the kernel needs for psi_ij = c / G_ij; counts the statistics first if missing."""
-        self._count_training_statistics(corpus_iterable, corpus_file, passes_after=self.epochs)
-        operator = self.target_operator()
-        A = self.statistics.cooccurrence
-        A.sort_indices()
-        scale = self.pair_weight_scale(operator)
-        return UniformWeights(
-            pair_table(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data),
-            operator.pair_rate, operator.noise, scale, float(self.max_weight),
-            uniform_weight_block(A, operator.pair_rate, operator.noise, self.negative, scale,
-                                 self.max_weight, min(len(self.wv), DENSE_WEIGHT_WORDS)))
 
     def _train_epoch(self, data_iterable, cur_epoch=0, total_examples=None, total_words=None, queue_factor=2,
                      report_delay=1.0, callbacks=()):
