@@ -21,13 +21,13 @@ from gensim_qwem._encoding import sentences_to_indices
 from gensim_qwem._sgd import JobSettings, UniformWeights, train_job
 from gensim_qwem._validation import (NO_PRIOR_VOCABULARY, TRAINERS, WEIGHTINGS, check_corpus,  # noqa: F401
                                      check_corpus_sanity, check_int, check_model_parameters, check_one_corpus,
-                                     check_real, check_tokens, checked_sentences, is_one_shot,
+                                     check_real, check_tokens, checked_sentences,
                                      negative_sampling_setting, not_utf8, param_error, vocabulary_empty_error)
 from gensim_qwem.baselines import keyed_vectors
 from gensim_qwem.closed_form import (WORD_WEIGHTS, embeddings_from_eigenpairs, mode_onset_times,
                                       singular_value_trajectory)
 from gensim_qwem import online, persistence
-from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
+from gensim_qwem import _lifecycle as lifecycle
 from gensim_qwem.corpus import CorpusFiles, IndexedJob, indexed_jobs, scan_vocabulary, table_for
 from gensim_qwem.gradient import (FullBatchDescent, Refinement, modes_learned, settled, step_size,
                                   top_eigenvalue_estimate)
@@ -52,7 +52,7 @@ MAX_GRADIENT_STEPS = 2000
 DENSE_WEIGHT_WORDS = 2048
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
 # build_vocab corpus kept for counting the statistics when first needed (counted before any save)
-TRANSIENT = ("_statistics_corpus", "_loss_lock", "_job_settings", "_worker_error", "_targets",
+TRANSIENT = ("_pending_statistics", "_loss_lock", "_job_settings", "_worker_error", "_targets",
              "_epoch_threads", "_progress_queue", "_lockf")
 
 
@@ -292,46 +292,26 @@ class QWEM(Word2Vec):
         if update and not len(self.wv):
             raise RuntimeError(NO_PRIOR_VOCABULARY)
         previous = self._snapshot_vocab()
-        grown_from = (self._statistics, getattr(self, "_statistics_corpus", None))   # what an update grows
+        grown_from = (self._statistics, getattr(self, "_pending_statistics", None))   # what an update grows
         try:  # a failure anywhere (vocabulary or statistics pass) leaves the previous model as it was
             super().build_vocab(corpus_iterable=corpus_iterable, corpus_file=corpus_file, update=update,
                                 progress_per=progress_per, keep_raw_vocab=keep_raw_vocab, trim_rule=trim_rule,
                                 **kwargs)
             self._check_vocabulary_not_empty()
             if update:
-                self._grow_statistics(corpus_iterable, *grown_from)
+                scheme = self._sampling_scheme()
+                statistics, pending = lifecycle.grown(
+                    *grown_from, corpus_iterable, lambda corpus: lifecycle.count(
+                        corpus, self.wv, scheme, self.workers, self.corpus_total_words), len(self.wv), scheme)
             else:
-                self.statistics = None
-                if is_one_shot(corpus_iterable):
-                    logger.warning("the corpus is a one-shot iterator: pair statistics will be counted from the "
-                                   "training corpus when first needed")
-                else:
-                    self._statistics_corpus = corpus_iterable
+                statistics, pending = None, lifecycle.PendingCount.of(corpus_iterable)
+            self.statistics = statistics
+            self._pending_statistics = pending
         except BaseException as error:
             self._restore_vocab(previous)
             if isinstance(error, UnicodeDecodeError):
                 raise not_utf8(error) from error
             raise
-
-    def _grow_statistics(self, corpus_iterable, old, pending):
-        """Pair statistics after ``build_vocab(corpus, update=True)`` (:mod:`gensim_qwem.online`)."""
-        if old is None and pending is None:
-            return
-        if is_one_shot(corpus_iterable):
-            logger.warning("build_vocab(update=True) with a one-shot iterator: the pair statistics cannot count "
-                           "it, so they are dropped; call model.count_statistics(corpus) on the whole corpus")
-            self.statistics = None
-        elif old is None:  # not counted yet: count every corpus when first needed, exactly
-            self.statistics = None
-            self._statistics_corpus = online.Concatenated(pending, corpus_iterable)
-        else:
-            keep, window, shrink = self._sampling_scheme()
-            if not old.matches(old.keep_prob, window, shrink):
-                raise RuntimeError("The pair statistics were counted with another window/shrink_windows than the "
-                                   "model has now; call model.count_statistics(corpus) before the update.")
-            new = count_statistics(corpus_iterable, self.wv.key_to_index, keep, window, shrink,
-                                   workers=self.workers, total_words=self.corpus_total_words)
-            self.statistics = online.grown_statistics(old, len(self.wv), keep) + new
 
     def _scan_vocab(self, sentences, progress_per, trim_rule):
         if isinstance(sentences, CorpusFiles) and not self.max_vocab_size:  # no pruning: all words counted
@@ -387,7 +367,7 @@ class QWEM(Word2Vec):
                   expandos={name: np.array(values) for name, values in self.wv.expandos.items()})
         snapshot = {name: getattr(self, name, None) for name in
                     ("wv", "corpus_count", "corpus_total_words", "raw_vocab", "cum_table", "_statistics",
-                     "_statistics_corpus",
+                     "_pending_statistics", "_targets",
                      "min_count", "sample", "effective_min_count", "random")}
         return snapshot, wv
 
@@ -405,11 +385,7 @@ class QWEM(Word2Vec):
 
     def _sampling_scheme(self):
         """(keep probabilities, window, shrink_windows) exactly as the trainer samples pairs."""
-        if self.sample:
-            keep = keep_probabilities(self.wv.expandos["sample_int"])
-        else:
-            keep = np.ones(len(self.wv))
-        return keep, self.window, self.shrink_windows
+        return lifecycle.sampling_scheme(self.wv, self.sample, self.window, self.shrink_windows)
 
     @property
     def statistics(self):
@@ -417,22 +393,27 @@ class QWEM(Word2Vec):
 
         Counted from the :meth:`build_vocab` corpus on first access; set to replace or drop them.
         """
-        if self._statistics is None and getattr(self, "_statistics_corpus", None) is not None:
-            logger.info("counting the pair statistics of the build_vocab corpus, first needed now")
-            try:
-                self.count_statistics(self._statistics_corpus)
-            except OSError as error:
-                raise OSError(
-                    f"The pair statistics are counted from the build_vocab corpus when first needed, and it can "
-                    f"no longer be read ({error}). Call model.count_statistics(corpus) with the same corpus."
-                ) from error
-        return self._statistics
+        return self._counted_statistics()
 
     @statistics.setter
     def statistics(self, value):
         self._statistics = value
-        self._statistics_corpus = None
+        self._pending_statistics = None
         self._targets = None   # what was derived from the previous statistics (their operator holds A)
+
+    def _counted_statistics(self):
+        """The statistics, counted now if build_vocab left them pending: where the model needs them (closed
+        form, spectrum, weighting='uniform' training, save and copies), it calls this."""
+        pending = getattr(self, "_pending_statistics", None)
+        if self._statistics is None and pending is not None:
+            self.statistics = pending.count(self._count)
+        return self._statistics
+
+    def _count(self, corpus, workers=None, client=None):
+        """Statistics of `corpus` under the model's vocabulary and sampling: on the dask client given, or the
+        one build_vocab(client=...) attached to the files, else on `workers` threads (default the model's)."""
+        return lifecycle.count(corpus, self.wv, self._sampling_scheme(), workers or self.workers,
+                               self.corpus_total_words, client or getattr(corpus, "client", None))
 
     def count_statistics(self, corpus_iterable=None, corpus_file=None, workers=None, client=None):
         """(Re)count the pair statistics A of a corpus under the current vocabulary and sampling settings.
@@ -447,26 +428,11 @@ class QWEM(Word2Vec):
         corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
         if corpus_iterable is None:
             raise TypeError("Pass corpus_iterable or corpus_file to count pair statistics.")
-        keep, window, shrink = self._sampling_scheme()
-        client = client or getattr(corpus_iterable, "client", None)
-        if client is not None:
-            from gensim_qwem.distributed import count_statistics_on
-            self.statistics = count_statistics_on(client, corpus_iterable, self.wv.index_to_key, keep, window, shrink)
-            return self.statistics
-        self.statistics = count_statistics(corpus_iterable, self.wv.key_to_index, keep, window, shrink,
-                                           workers=workers or self.workers, total_words=self.corpus_total_words)
+        self.statistics = self._count(corpus_iterable, workers, client)
         return self.statistics
 
     def _current_statistics(self):
-        if self.statistics is None:
-            raise RuntimeError(
-                "This model has no pair statistics yet. Build the vocabulary from a re-iterable corpus "
-                "(a list, LineSentence or corpus_file), or call model.count_statistics(corpus).")
-        if not self.statistics.matches(*self._sampling_scheme()):
-            raise RuntimeError(
-                "The pair statistics were counted with other window/shrink_windows/sample settings than the "
-                "model has now; call model.count_statistics(corpus) to recount them.")
-        return self.statistics
+        return lifecycle.checked(self._counted_statistics(), self._sampling_scheme())
 
     def target_operator(self, negative=None, ns_exponent=None):
         """M* of this model's statistics and sampling settings, as a ``LinearOperator`` (THEORY §2).
@@ -691,24 +657,14 @@ class QWEM(Word2Vec):
 
         `passes_after`: how many more passes training makes over the corpus (a one-shot iterator allows none).
         """
-        keep, window, shrink = self._sampling_scheme()
-        if self.statistics is not None and self.statistics.matches(keep, window, shrink):
+        statistics = self._counted_statistics()   # those of the build_vocab corpus, where pending
+        if statistics is not None and statistics.matches(*self._sampling_scheme()):
             return
-        source = CorpusFiles(corpus_file) if corpus_file is not None else corpus_iterable
-        if source is None or (passes_after and is_one_shot(source)):
-            raise ValueError(
-                "weighting='uniform' needs the pair statistics of the corpus before training, which takes "
-                "an extra pass over it, and this corpus is a one-shot iterator. Pass a re-iterable corpus "
-                "(a list, LineSentence or corpus_file), call model.count_statistics(corpus) first, or use "
-                "trainer='gradient' (one pass) or weighting='none'.")
+        source = lifecycle.training_source(corpus_iterable, corpus_file, passes_after)
         logger.info("counting pair statistics for weighting='uniform'")
-        previous = self._statistics
-        if self.count_statistics(source).word_counts.sum() == 0:
-            self.statistics = previous
-            raise ValueError(
-                "The training corpus gave no words: it is empty, or a one-shot iterator (generator, iter(...), "
-                "open file) that was already consumed, e.g. by build_vocab. Pass a non-empty re-iterable corpus "
-                "(a list, LineSentence or corpus_file), or the same corpus again as a new iterator.")
+        counted = self._count(source)
+        lifecycle.check_not_empty(counted)
+        self.statistics = counted
 
     def _train_full_batch(self, corpus_iterable, corpus_file, compute_loss, callbacks):
         """trainer='gradient': full-batch steps on the expected uniform loss (:mod:`gensim_qwem.gradient`)."""
@@ -940,7 +896,7 @@ class QWEM(Word2Vec):
         gensim's format is a pickle, and loading a pickle executes code from the file: load such files
         only from sources you trust. :meth:`save_npz` writes a format that loads without pickle.
         """
-        self.statistics  # noqa: B018 -- statistics still pending from build_vocab are counted, then saved
+        self._counted_statistics()   # statistics still pending from build_vocab are counted, then saved
         atomic_save(self, fname_or_handle, separately=separately, sep_limit=sep_limit, ignore=ignore,
                     pickle_protocol=pickle_protocol)
 
@@ -1012,7 +968,7 @@ class QWEM(Word2Vec):
             self.random = np.random.default_rng(self.seed)
 
     def __getstate__(self):
-        self.statistics  # noqa: B018 -- pickles and copies carry the statistics, never the corpus
+        self._counted_statistics()   # pickles and copies carry the statistics, never the corpus
         state = self.__dict__.copy()
         for name in TRANSIENT:
             state.pop(name, None)
@@ -1030,6 +986,6 @@ class QWEM(Word2Vec):
         state.setdefault("refined_steps", 0)
         state.setdefault("flow_time", 0.0)
         self.__dict__.update(state)
-        self._statistics_corpus = None
+        self._pending_statistics = None
         self._loss_lock = threading.Lock()
         self._worker_error = None

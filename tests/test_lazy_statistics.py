@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import planted_topic_corpus
-from gensim_qwem import QWEM, model as model_module, target as target_module
+from gensim_qwem import QWEM, _lifecycle as lifecycle_module, target as target_module
 from gensim_qwem.cooccurrence import PairStatistics, count_statistics
 
 SETTINGS = dict(vector_size=4, min_count=1, workers=1, seed=2, epochs=1)
@@ -31,7 +31,7 @@ def counting_calls(monkeypatch):
         calls.append(args)
         return count_statistics(*args, **kwargs)
 
-    monkeypatch.setattr(model_module, "count_statistics", counting)
+    monkeypatch.setattr(lifecycle_module, "count_statistics", counting)
     return calls
 
 
