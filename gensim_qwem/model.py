@@ -6,19 +6,17 @@ Orchestration only: the maths lives in ``cooccurrence`` (statistics), ``target``
 import logging
 import os
 import pickle
-import queue
 import threading
-import time
 import traceback
-from timeit import default_timer
 from collections import defaultdict
+from timeit import default_timer
 
 import numpy as np
 from gensim.models.word2vec import MAX_WORDS_IN_BATCH, LineSentence, Word2Vec
 from gensim.utils import PICKLE_PROTOCOL
 
-from gensim_qwem._encoding import sentences_to_indices
-from gensim_qwem._sgd import JobSettings, UniformWeights, train_job
+from gensim_qwem._sgd import JobSettings
+from gensim_qwem.training import GensimTraining, TrainingDivergedError  # noqa: F401 (public here)
 from gensim_qwem._validation import (NO_PRIOR_VOCABULARY, TRAINERS, WEIGHTINGS, check_corpus,  # noqa: F401
                                      check_corpus_sanity, check_int, check_model_parameters, check_one_corpus,
                                      check_real, check_tokens, checked_sentences,
@@ -28,9 +26,7 @@ from gensim_qwem.closed_form import (WORD_WEIGHTS, embeddings_from_eigenpairs, m
                                       singular_value_trajectory)
 from gensim_qwem import online, persistence
 from gensim_qwem import _lifecycle as lifecycle
-from gensim_qwem.corpus import CorpusFiles, IndexedJob, indexed_jobs, scan_vocabulary, table_for
-from gensim_qwem.gradient import (FullBatchDescent, Refinement, modes_learned, settled, step_size,
-                                  top_eigenvalue_estimate)
+from gensim_qwem.corpus import CorpusFiles, scan_vocabulary
 from gensim_qwem.persistence import atomic_save
 from gensim_qwem.sources import is_remote
 from gensim_qwem.target import TargetCache
@@ -46,18 +42,11 @@ WEIGHTING_DEFAULTS = {"trainer": {"none": "sgd", "uniform": "gradient"},
                       "negative_draws": {"none": 1.6, "uniform": 1}}
 # trainer='gradient': step eta = alpha / lambda_1 (stable below 2; 1 is Newton's step for the top mode)
 GRADIENT_ALPHA = 1.0
-# trainer='gradient' with gradient_steps=None stops when settled, or after this many steps
-MAX_GRADIENT_STEPS = 2000
 # pairs among this many most frequent words read psi from a dense float32 block (16 MiB), not the hash tables
 DENSE_WEIGHT_WORDS = 2048
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
 # build_vocab corpus kept for counting the statistics when first needed (counted before any save)
-TRANSIENT = ("_pending_statistics", "_loss_lock", "_job_settings", "_worker_error", "_targets",
-             "_epoch_threads", "_progress_queue", "_lockf")
-
-
-class TrainingDivergedError(FloatingPointError):
-    """Training produced non-finite weights; the model keeps the weights of the last finite epoch."""
+TRANSIENT = ("_pending_statistics", "_loss_lock", "_job_settings", "_epoch", "_targets", "_lockf")
 
 
 def _native_corpus(corpus_iterable, corpus_file):
@@ -83,7 +72,7 @@ def _is_corrupt_pickle_error(error):
     return True
 
 
-class QWEM(Word2Vec):
+class QWEM(GensimTraining, Word2Vec):
     """Quadratic word embedding model: skip-gram negative sampling with the loss expanded to second
     order and tied word/context vectors, whose trained embeddings are known in closed form.
 
@@ -189,7 +178,7 @@ class QWEM(Word2Vec):
         self.statistics = None
         self.epoch_losses = []
         self._loss_lock = threading.Lock()
-        self._worker_error = None
+        self._epoch = None
         self._check_model_parameters(sg=sg, hs=hs, vector_size=vector_size, window=window, negative=negative,
                                      epochs=epochs, workers=workers, alpha=alpha, min_alpha=min_alpha,
                                      sample=sample, ns_exponent=ns_exponent, min_count=min_count)
@@ -666,221 +655,6 @@ class QWEM(Word2Vec):
         lifecycle.check_not_empty(counted)
         self.statistics = counted
 
-    def _train_full_batch(self, corpus_iterable, corpus_file, compute_loss, callbacks):
-        """trainer='gradient': full-batch steps on the expected uniform loss (:mod:`gensim_qwem.gradient`)."""
-        self._count_training_statistics(corpus_iterable, corpus_file, passes_after=0)
-        start = default_timer()
-        operator = self.target_operator()
-        lambda_1 = top_eigenvalue_estimate(operator, seed=self.seed)
-        if lambda_1 <= 0:
-            raise ValueError("M* has no positive eigenvalue, so the uniform loss is minimised by W = 0: the "
-                             "corpus has too few co-occurring pairs. Give a larger corpus or a wider window.")
-        descent, eta_max = FullBatchDescent(operator), self.alpha / lambda_1
-        self.compute_loss = compute_loss
-        self.epoch_losses = []
-        for callback in callbacks:
-            callback.on_train_begin(self)
-        W, previous_sq, steps = self.wv.vectors.astype(np.float64), None, 0
-        # refinement: None before every mode has switched on, a Refinement while it lowers the loss, False after
-        refinement, floor, last_eta = None, 1e-6 * lambda_1, 0.0
-        self.refined_steps = 0
-        # ln(lambda_1 / s0^2), s0^2 = ||W||_F^2 / V: the energy of W along any one direction (THEORY §5)
-        log_ratio = np.log(lambda_1 * len(W) / max(np.sum(W * W), np.finfo(float).tiny))
-        next_report = default_timer() + 5.0
-        logger.info("FULL-BATCH: steps up to %.3g = %g / lambda_1 (lambda_1 ~ %.4g), from t = %.4g",
-                    eta_max, self.alpha, lambda_1, self.flow_time)
-        while steps < (self.gradient_steps or MAX_GRADIENT_STEPS):
-            for callback in callbacks:
-                callback.on_epoch_begin(self)
-            stepped = refinement.step() if refinement else None
-            if stepped is None:
-                if refinement:
-                    logger.info("FULL-BATCH: no refinement step lowers the loss at step %i; plain steps again", steps)
-                    refinement = False
-                eta = step_size(self.flow_time, eta_max, log_ratio)
-                stepped = descent.step(W, eta)
-            else:   # refinement steps are not on the flow's clock: t goes on by the plain step (see flow_time)
-                eta = eta_max
-                self.refined_steps += 1
-            W_next, loss, gram, relative_gradient = stepped
-            if not np.all(np.isfinite(W_next)):   # the model keeps the last finite step's weights
-                raise TrainingDivergedError(
-                    f"QWEM full-batch training diverged at step {steps + 1} (alpha={self.alpha}): the weights "
-                    "became non-finite. The model keeps the weights from before that step. Try a smaller alpha, "
-                    f"e.g. alpha={self.alpha / 2:g}.")
-            if self._lockf is not None:   # W += lockf * (W_next - W), word by word
-                lock = np.resize(self._lockf, len(W))[:, None]
-                W_next = W + lock * (W_next - W)
-            W, steps = W_next, steps + 1
-            self.wv.vectors[...] = W
-            self.wv.norms = None
-            self.flow_time += eta
-            self.epoch_losses.append(loss)
-            if compute_loss:
-                self.running_training_loss = loss
-            for callback in callbacks:
-                callback.on_epoch_end(self)
-            squares = np.linalg.eigvalsh(gram)
-            # converged: a small gradient, and no mode still growing out of a saddle
-            if self.gradient_steps is None and relative_gradient <= self.gradient_tol and previous_sq is not None \
-                    and settled(previous_sq, squares, eta * lambda_1, self.gradient_tol, floor=floor):
-                break
-            # refinement keeps its own iterate and momentum, which lock factors would bypass: plain steps then
-            if self.gradient_refinement and self._lockf is None and refinement is None and previous_sq is not None \
-                    and modes_learned(previous_sq, squares, last_eta, floor, relative_gradient):
-                logger.info("FULL-BATCH: every mode switched on by step %i (t = %.4g): preconditioned momentum "
-                            "steps from here", steps, self.flow_time)
-                refinement = Refinement(descent, W)
-            previous_sq, last_eta = squares, eta
-            if default_timer() >= next_report:
-                logger.info("FULL-BATCH: %i steps, t = %.4g, loss %.6g, %.1fs", steps, self.flow_time, loss,
-                            default_timer() - start)
-                next_report = default_timer() + 5.0
-        elapsed = default_timer() - start
-        self.train_count += 1
-        self.total_train_time += elapsed
-        for callback in callbacks:
-            callback.on_train_end(self)
-        self.add_lifecycle_event("train", msg=f"{steps} full-batch gradient steps ({self.refined_steps} of them "
-                                              f"refinement) to t = {self.flow_time:.4g} in {elapsed:.1f}s")
-        return 0, 0
-
-    def _train_epoch(self, data_iterable, cur_epoch=0, total_examples=None, total_words=None, queue_factor=2,
-                     report_delay=1.0, callbacks=()):
-        last_good = self.wv.vectors.copy()
-        loss_before = self.running_training_loss
-        self._worker_error = None
-        self._epoch_threads, self._progress_queue = [], None
-        try:
-            result = super()._train_epoch(data_iterable, cur_epoch=cur_epoch, total_examples=total_examples,
-                                          total_words=total_words, queue_factor=queue_factor,
-                                          report_delay=report_delay, callbacks=callbacks)
-        except BaseException as error:  # e.g. Ctrl-C in the main thread: stop the threads before returning
-            self._stop_epoch_threads(error)
-            self.wv.vectors[...] = last_good
-            self.wv.norms = None
-            raise
-        finally:
-            self._epoch_threads, self._progress_queue = [], None
-        if self._worker_error is not None:
-            self.wv.vectors[...] = last_good
-            error, self._worker_error = self._worker_error, None
-            raise error
-        if not np.all(np.isfinite(self.wv.vectors)):
-            self.wv.vectors[...] = last_good
-            self.wv.norms = None
-            raise TrainingDivergedError(
-                f"QWEM training diverged in epoch {cur_epoch + 1} of {self.epochs} (alpha={self.alpha}, "
-                f"weighting={self.weighting!r}): the weights became non-finite. The model keeps the weights "
-                f"from before that epoch. Try a smaller alpha, e.g. alpha={self.alpha / 4:g}.")
-        if result[1] == 0:
-            raise ValueError(
-                f"The training corpus gave no words in epoch {cur_epoch + 1}: it is empty, or a one-shot "
-                "iterator (generator, iter(...), open file) that was already consumed, e.g. by build_vocab. "
-                "Pass a non-empty re-iterable corpus (a list, LineSentence or corpus_file).")
-        self.epoch_losses.append(self.running_training_loss - loss_before)
-        return result
-
-    def _train_epoch_corpusfile(self, corpus_file, cur_epoch=0, total_examples=None, total_words=None,
-                                callbacks=(), **kwargs):
-        # same job queue and kernel as corpus_iterable, reading the files natively
-        return self._train_epoch(CorpusFiles(corpus_file), cur_epoch=cur_epoch, total_examples=total_examples,
-                                 total_words=total_words, callbacks=callbacks)
-
-    def _stop_epoch_threads(self, error):
-        """Make this epoch's producer and workers stop (they check `_worker_error`) and wait until they have."""
-        self._worker_error = self._worker_error or error
-        deadline = time.monotonic() + 1.0  # threads that have not registered yet get a moment to start
-        while any(thread.is_alive() for thread in self._epoch_threads) or (
-                len(self._epoch_threads) <= self.workers and time.monotonic() < deadline):
-            if self._progress_queue is None:
-                time.sleep(0.01)
-                continue
-            try:  # nobody reads the workers' reports any more: drain them so that no worker blocks
-                self._progress_queue.get(timeout=0.01)
-            except queue.Empty:
-                pass
-        self._worker_error = None
-
-    def _until_stopped(self, sentences):
-        for sentence in sentences:
-            if self._worker_error is not None:  # a worker failed or the caller was interrupted
-                return
-            yield sentence
-
-    def _job_producer(self, data_iterator, job_queue, cur_epoch=0, total_examples=None, total_words=None):
-        # a corpus that raises mid-epoch must reach the caller, not leave the workers waiting forever
-        self._epoch_threads.append(threading.current_thread())
-        try:
-            if isinstance(data_iterator, CorpusFiles):
-                return self._native_job_producer(data_iterator, job_queue, cur_epoch, total_examples, total_words)
-            super()._job_producer(self._until_stopped(checked_sentences(data_iterator)), job_queue,
-                                  cur_epoch=cur_epoch, total_examples=total_examples, total_words=total_words)
-        except BaseException as error:
-            self._worker_error = self._worker_error or error
-            for _ in range(self.workers):
-                job_queue.put(None)
-
-    def _native_job_producer(self, corpus, job_queue, cur_epoch, total_examples, total_words):
-        """gensim's job producer for files: jobs indexed natively (:class:`IndexedJob`), cut at the same sentences
-        and given the same learning rates as gensim's jobs of the same sentences from LineSentence."""
-        jobs = indexed_jobs(corpus.blocks(), table_for(self.wv.key_to_index), self.batch_words,
-                            corpus.max_sentence_length)
-        pushed_words = pushed_examples = job_no = 0
-        next_alpha = self._get_next_alpha(0.0, cur_epoch)
-        for job in jobs:
-            if self._worker_error is not None:
-                break
-            job_queue.put((job, next_alpha))
-            job_no += 1
-            if total_examples:   # gensim's decay: by examples when their total is known, else by words
-                pushed_examples += len(job)
-                next_alpha = self._get_next_alpha(pushed_examples / total_examples, cur_epoch)
-            else:
-                pushed_words += job.raw_words
-                next_alpha = self._get_next_alpha(pushed_words / total_words, cur_epoch)
-        if job_no == 0 and self.train_count == 0:
-            logger.warning("train() called with an empty corpus_file")
-        for _ in range(self.workers):
-            job_queue.put(None)
-
-    def _worker_loop(self, job_queue, progress_queue):
-        self._progress_queue = progress_queue
-        self._epoch_threads.append(threading.current_thread())
-        work = self._get_thread_working_mem()
-        while True:
-            job = job_queue.get()
-            if job is None:
-                progress_queue.put(None)
-                return
-            sentences, alpha = job
-            tally = raw = 0
-            if self._worker_error is None:  # after an error, drain the queue so the producer never blocks
-                try:
-                    tally, raw = self._do_train_job(sentences, alpha, work)
-                except BaseException as error:
-                    self._worker_error = self._worker_error or error
-            progress_queue.put((len(sentences), tally, raw))
-
-    def _get_thread_working_mem(self):
-        return np.zeros(self.wv.vector_size, dtype=REAL)
-
-    def _do_train_job(self, sentences, alpha, work):
-        """One job: tokens -> indices (GIL held), then the nogil kernel. Returns (effective, raw) words."""
-        if isinstance(sentences, IndexedJob):
-            indices, offsets, raw_words = sentences.indices, sentences.offsets, sentences.raw_words
-        else:
-            indices, offsets, raw_words = sentences_to_indices(sentences, self.wv.key_to_index)
-        seed = int(self.random.integers(1, 2 ** 63))
-        loss, effective, _ = train_job(self._job_settings, self.wv.vectors, indices, offsets, alpha, seed, work)
-        if self.compute_loss:
-            with self._loss_lock:
-                self.running_training_loss += loss
-        return effective, raw_words
-
-    def _clear_post_train(self):
-        self.wv.norms = None
-
     # ------------------------------------------------------------------ persistence
     _side_files_by_generation = True  # see persistence.atomic_save: side files named per save, swapped at once
 
@@ -988,4 +762,4 @@ class QWEM(Word2Vec):
         self.__dict__.update(state)
         self._pending_statistics = None
         self._loss_lock = threading.Lock()
-        self._worker_error = None
+        self._epoch = None
