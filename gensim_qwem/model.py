@@ -3,6 +3,7 @@
 Orchestration only: the maths lives in ``cooccurrence`` (statistics), ``target`` (M*),
 ``closed_form`` (eigen-solver, trajectory) and the Cython kernels ``_sgd`` / ``_cooccurrence`` / ``_encoding``.
 """
+import contextlib
 import logging
 import os
 import pickle
@@ -27,7 +28,6 @@ from gensim_qwem.closed_form import (WORD_WEIGHTS, embeddings_from_eigenpairs, m
 from gensim_qwem import online, persistence
 from gensim_qwem import _lifecycle as lifecycle
 from gensim_qwem.corpus import CorpusFiles, scan_vocabulary
-from gensim_qwem.persistence import atomic_save
 from gensim_qwem.sources import is_remote
 from gensim_qwem.target import TargetCache
 
@@ -424,7 +424,9 @@ class QWEM(GensimTraining, Word2Vec):
         return lifecycle.checked(self._counted_statistics(), self._sampling_scheme())
 
     def target_operator(self, negative=None, ns_exponent=None):
-        """M* of this model's statistics and sampling settings, as a ``LinearOperator`` (THEORY §2).
+        """M* of this model's statistics and sampling settings, as a ``LinearOperator``.
+
+        See docs/theory.rst, "The target matrix M*".
 
         `negative` / `ns_exponent` replace the model's k and noise exponent in B (the closed form's own
         setting, :meth:`analytic_solution`)."""
@@ -447,7 +449,7 @@ class QWEM(GensimTraining, Word2Vec):
 
         (lambda, U_d) are the top-d eigenpairs by signed value of ``D^{1/2} M* D^{1/2}``, D = diag(g) the
         word weights. With ``eig_power=0.5`` W minimises ``sum_ij g_i g_j (w_i . w_j - M*_ij)^2`` over all
-        V x d matrices (Karkada et al. 2025, Prop. 2; THEORY §4 when g = 1).
+        V x d matrices (Karkada et al. 2025, Prop. 2; docs/theory.rst, "The closed form", when g = 1).
 
         Parameters
         ----------
@@ -592,7 +594,9 @@ class QWEM(GensimTraining, Word2Vec):
     def train(self, corpus_iterable=None, corpus_file=None, total_examples=None, total_words=None,
               epochs=None, start_alpha=None, end_alpha=None, word_count=0, queue_factor=2, report_delay=1.0,
               compute_loss=False, callbacks=(), **kwargs):
-        """Train as :meth:`gensim.models.Word2Vec.train` does, with the QWEM update (THEORY §1).
+        """Train as :meth:`gensim.models.Word2Vec.train` does, with the QWEM update.
+
+        The update is that of docs/theory.rst, "The loss".
 
         `corpus_file` is read with :class:`~gensim.models.word2vec.LineSentence` through the same
         job queue as `corpus_iterable`, so both give identical results for the same seed. After each
@@ -656,8 +660,6 @@ class QWEM(GensimTraining, Word2Vec):
         self.statistics = counted
 
     # ------------------------------------------------------------------ persistence
-    _side_files_by_generation = True  # see persistence.atomic_save: side files named per save, swapped at once
-
     def save(self, fname_or_handle, separately=None, sep_limit=10 * 1024**2, ignore=frozenset(),
              pickle_protocol=PICKLE_PROTOCOL):
         """Save in gensim's format (as :meth:`gensim.models.Word2Vec.save`), atomically.
@@ -671,8 +673,17 @@ class QWEM(GensimTraining, Word2Vec):
         only from sources you trust. :meth:`save_npz` writes a format that loads without pickle.
         """
         self._counted_statistics()   # statistics still pending from build_vocab are counted, then saved
-        atomic_save(self, fname_or_handle, separately=separately, sep_limit=sep_limit, ignore=ignore,
-                    pickle_protocol=pickle_protocol)
+        persistence.atomic_save(self, fname_or_handle, in_generation=self._side_files_named, separately=separately,
+                                sep_limit=sep_limit, ignore=ignore, pickle_protocol=pickle_protocol)
+
+    @contextlib.contextmanager
+    def _side_files_named(self, stem):
+        """While atomic_save pickles this model, its state records the name its side files are written under."""
+        self._side_files_stem = stem
+        try:
+            yield
+        finally:
+            del self._side_files_stem
 
     @classmethod
     def load(cls, *args, **kwargs):
@@ -720,6 +731,7 @@ class QWEM(GensimTraining, Word2Vec):
 
     def save_npz(self, path, compress=False):
         """Save without pickle, as numpy arrays and a JSON header (:func:`gensim_qwem.persistence.save_npz`)."""
+        self._counted_statistics()   # statistics still pending from build_vocab are counted, then saved
         persistence.save_npz(self, path, compress=compress)
 
     @classmethod
@@ -737,7 +749,9 @@ class QWEM(GensimTraining, Word2Vec):
         return super()._save_specials(fname, separately, sep_limit, ignore, pickle_protocol, compress, subname)
 
     def _load_specials(self, fname, *args, **kwargs):
-        super()._load_specials(persistence.side_files_base(self, fname), *args, **kwargs)
+        # the generation name recorded by save (files of earlier versions: "_side_stem")
+        stem = self.__dict__.pop("_side_files_stem", None) or self.__dict__.pop("_side_stem", None)
+        super()._load_specials(persistence.side_files_base(fname, stem), *args, **kwargs)
         if not isinstance(self.random, np.random.Generator):
             self.random = np.random.default_rng(self.seed)
 
@@ -763,3 +777,6 @@ class QWEM(GensimTraining, Word2Vec):
         self._pending_statistics = None
         self._loss_lock = threading.Lock()
         self._epoch = None
+
+
+persistence.register_npz_class(QWEM)

@@ -27,6 +27,8 @@ import numpy as np
 import scipy.sparse
 from gensim import utils
 
+from gensim_qwem.cooccurrence import PairStatistics
+
 logger = logging.getLogger(__name__)
 
 NPZ_FORMAT = "gensim_qwem.npz"
@@ -46,8 +48,19 @@ class ModelFileError(ValueError):
     """A file is not a model this library wrote, or it is truncated or corrupted."""
 
 
+# classes save_npz stores and load_npz builds, by name (QWEM registers itself: this module imports no model)
+_NPZ_CLASSES = {}
+
+
+def register_npz_class(cls):
+    """Let :func:`save_npz` store models of `cls` (and its subclasses) and :func:`load_npz` build them; the
+    first class registered is what :func:`load_npz` builds by default. Returns `cls` (usable as a decorator)."""
+    _NPZ_CLASSES.setdefault(cls.__name__, cls)
+    return cls
+
+
 # ---------------------------------------------------------------------------------------------- atomic saves
-def atomic_save(model, fname, **kwargs):
+def atomic_save(model, fname, in_generation=None, **kwargs):
     """Save `model` with gensim's :meth:`~gensim.utils.SaveLoad.save` so that `fname` is replaced atomically.
 
     Everything is first written under temporary names in the folder of `fname` and flushed to disk;
@@ -56,12 +69,13 @@ def atomic_save(model, fname, **kwargs):
     temporary files are removed (except after a hard kill), and the in-memory model is unchanged.
 
     gensim stores large arrays (or those named in ``separately``) in ``.npy`` side files named after
-    the file (``fname.wv.vectors.npy``...). Several files cannot be swapped in one atomic step, so for a
-    model that supports it (``QWEM``: class attribute ``_side_files_by_generation``) each save writes its
-    side files under a new generation name (``fname.gen-<12 hex digits>.wv.vectors.npy``), records that
-    name in the pickle, and the single ``os.replace`` of `fname` switches from the old complete set to the
-    new one; the old generation is deleted afterwards. For other objects the side files are swapped one by
-    one before `fname` (rolled back if a step fails); only a power cut in that short window can mix sets.
+    the file (``fname.wv.vectors.npy``...). Several files cannot be swapped in one atomic step, so for an
+    object that can record where its side files are (`in_generation`, as ``QWEM.save`` passes) each save
+    writes its side files under a new generation name (``fname.gen-<12 hex digits>.wv.vectors.npy``), the
+    object records that name in its pickle, and the single ``os.replace`` of `fname` switches from the old
+    complete set to the new one; the old generation is deleted afterwards. For other objects the side files
+    are swapped one by one before `fname` (rolled back if a step fails); only a power cut in that short
+    window can mix sets.
 
     Parameters
     ----------
@@ -70,6 +84,10 @@ def atomic_save(model, fname, **kwargs):
     fname : str or os.PathLike or file-like
         Destination. An open file object is written to directly (gensim then pickles everything into it;
         nothing to swap).
+    in_generation : callable, optional
+        ``in_generation(stem)``: a context manager during which the object's pickled state records `stem`,
+        the file name its side files are written under; its ``_load_specials`` then reads them from
+        :func:`side_files_base` ``(fname, stem)``. None: side files are swapped one by one.
     **kwargs
         ``separately``, ``sep_limit``, ``ignore``, ``pickle_protocol``, as for gensim's ``save``.
 
@@ -85,8 +103,8 @@ def atomic_save(model, fname, **kwargs):
     fname = os.fspath(fname)
     snapshot = _snapshot_saveloads(model)
     try:
-        if getattr(model, "_side_files_by_generation", False):
-            _save_generation(model, fname, kwargs)
+        if in_generation is not None:
+            _save_generation(model, fname, in_generation, kwargs)
         else:
             _save_swap(model, fname, kwargs)
     except BaseException:
@@ -153,16 +171,16 @@ def _remove_quietly(path):
         logger.warning("could not remove %s: %s", path, error)
 
 
-def _save_generation(model, fname, kwargs):
+def _save_generation(model, fname, in_generation, kwargs):
     folder, base = os.path.split(os.path.abspath(fname))
     root, suffix = _split_compression(base)
     token = secrets.token_hex(6)
     stem = f"{root}.gen-{token}{suffix}"
     staged = os.path.join(folder, stem)
-    model.__dict__["_side_stem"] = stem
     replacing = False
     try:
-        utils.SaveLoad.save(model, staged, **kwargs)
+        with in_generation(stem):
+            utils.SaveLoad.save(model, staged, **kwargs)
         for name in _written_files(folder, stem):
             _fsync_file(os.path.join(folder, name))
         replacing = True
@@ -172,8 +190,6 @@ def _save_generation(model, fname, kwargs):
             for name in _written_files(folder, stem):
                 _remove_quietly(os.path.join(folder, name))
         raise
-    finally:
-        model.__dict__.pop("_side_stem", None)
     _fsync_dir(folder)
     # drop side files of earlier generations of this name (ours only: `root.gen-<hex>...`)
     previous = re.compile(re.escape(root) + _GENERATION.pattern + re.escape(suffix) + r"\.")
@@ -213,13 +229,9 @@ def _save_swap(model, fname, kwargs):
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def side_files_base(obj, fname):
-    """The name gensim's ``_load_specials`` must read side files under, for a file saved by :func:`atomic_save`.
-
-    Call from an overridden ``_load_specials(fname, ...)`` of a class that sets ``_side_files_by_generation``;
-    consumes the generation name stored in the pickle.
-    """
-    stem = obj.__dict__.pop("_side_stem", None)
+def side_files_base(fname, stem):
+    """The name gensim's ``_load_specials`` must read side files under, for the file `fname` saved by
+    :func:`atomic_save` with `in_generation`, whose pickle recorded `stem` (None: gensim's own naming)."""
     if stem is None:
         return fname
     return os.path.join(os.path.dirname(fname), stem)
@@ -279,9 +291,7 @@ def save_npz(model, path, compress=False):
     compress : bool
         Deflate the arrays (smaller, slower).
     """
-    from gensim_qwem.model import QWEM
-
-    if not isinstance(model, QWEM):
+    if not isinstance(model, tuple(_NPZ_CLASSES.values())):
         raise TypeError(f"save_npz stores QWEM models; got {type(model).__name__}. "
                         "Use model.save(...) for other gensim objects.")
     keys = model.wv.index_to_key
@@ -342,7 +352,7 @@ def load_npz(path, cls=None):
     path : str or os.PathLike
         The file.
     cls : type, optional
-        Class to build (default :class:`~gensim_qwem.QWEM`).
+        Class to build (default :class:`~gensim_qwem.QWEM`, the first class given to :func:`register_npz_class`).
 
     Raises
     ------
@@ -350,10 +360,6 @@ def load_npz(path, cls=None):
         (a ValueError) when the file is not one :func:`save_npz` wrote, is from a newer format version, or
         is truncated or corrupted.
     """
-    from gensim_qwem.cooccurrence import PairStatistics
-    from gensim_qwem.model import QWEM
-
-    cls = QWEM if cls is None else cls
     with open(path, "rb") as handle:
         magic = handle.read(6)
     if not magic:
@@ -392,6 +398,7 @@ def load_npz(path, cls=None):
         raise
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise _not_ours(path, f"it is truncated or corrupted ({type(error).__name__}: {error})") from error
+    cls = next(iter(_NPZ_CLASSES.values())) if cls is None else cls
     try:
         return _build_model(cls, header, arrays, PairStatistics)
     except (KeyError, TypeError, ValueError, IndexError, UnicodeDecodeError) as error:
@@ -453,5 +460,5 @@ def _build_model(cls, header, arrays, statistics_class):
     return model
 
 
-__all__ = ["ModelFileError", "atomic_save", "load_npz", "save_npz", "side_files_base", "NPZ_FORMAT",
-           "NPZ_VERSION"]
+__all__ = ["ModelFileError", "atomic_save", "load_npz", "register_npz_class", "save_npz", "side_files_base",
+           "NPZ_FORMAT", "NPZ_VERSION"]

@@ -1,4 +1,6 @@
-"""The target matrix M* = 2 (A - B) / (A + B) as a sparse-minus-rank-one operator (THEORY §2).
+"""The target matrix M* = 2 (A - B) / (A + B) as a sparse-minus-rank-one operator.
+
+See docs/theory.rst, "The target matrix M*".
 
 Wherever A is zero, M* is exactly -2, so ``M* = S - 2 * 1 1^T`` with ``S = 4 A / (A + B)`` on the
 support of A. Products cost O(nnz(A)) per column; M* is never built densely.
@@ -225,7 +227,8 @@ def dense_target(cooccurrence, word_counts, negative, ns_exponent):
 
 class Target:
     """Everything derived from one :class:`~gensim_qwem.cooccurrence.PairStatistics` and one negative-sampling
-    setting ``(k, ns_exponent)``, each built once, when first asked for (docs/theory.rst, "The target M*").
+    setting ``(k, ns_exponent)``, each built once, when first asked for (docs/theory.rst,
+    "The target matrix M*").
 
     Q (:attr:`noise`) and its alias table (:attr:`noise_table`, the SGD kernel's sampler) need only the
     vocabulary counts, so a Target without statistics (``statistics=None``) serves ``weighting='none'``

@@ -213,7 +213,8 @@ class GensimTraining:
         # refinement: None before every mode has switched on, a Refinement while it lowers the loss, False after
         refinement, floor, last_eta = None, 1e-6 * lambda_1, 0.0
         self.refined_steps = 0
-        # ln(lambda_1 / s0^2), s0^2 = ||W||_F^2 / V: the energy of W along any one direction (THEORY §5)
+        # ln(lambda_1 / s0^2), s0^2 = ||W||_F^2 / V: the energy of W along any one direction
+        # (docs/theory.rst, "The dynamics")
         log_ratio = np.log(lambda_1 * len(W) / max(np.sum(W * W), np.finfo(float).tiny))
         next_report = default_timer() + 5.0
         logger.info("FULL-BATCH: steps up to %.3g = %g / lambda_1 (lambda_1 ~ %.4g), from t = %.4g",
