@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Tied-weight QWEM SGD for one job of sentences (THEORY §1); GIL released for the whole job.
+"""Tied-weight QWEM SGD for one job of sentences (docs/theory.rst, "The loss"); GIL released for the whole job.
 
 Numpy twin: ``gensim_qwem._reference.train_job``.
 """

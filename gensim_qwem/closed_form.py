@@ -1,4 +1,7 @@
-"""Closed-form QWEM: eigen-solver, converged embeddings and the training trajectory (THEORY §4-§5)."""
+"""Closed-form QWEM: eigen-solver, converged embeddings and the training trajectory.
+
+See docs/theory.rst, "The closed form" and "The dynamics".
+"""
 import functools
 import logging
 from timeit import default_timer
@@ -284,8 +287,9 @@ def embeddings_from_eigenpairs(eigenvalues, eigenvectors, eig_power=0.5, word_we
     """W* = D^{-1/2} U_d diag(max(lambda, 0) ** eig_power); negative modes give zero columns.
 
     With the defaults (``eig_power=0.5``, no `word_weights`) this is ``U_d sqrt(max(lambda, 0))``, the
-    minimiser of ``||W W^T - M*||_F^2`` (THEORY §4). With `word_weights` g (D = diag(g)) and the eigenpairs
-    of ``D^{1/2} M* D^{1/2}`` (:class:`ScaledOperator`), it is the minimiser of the rank-one weighted loss
+    minimiser of ``||W W^T - M*||_F^2`` (docs/theory.rst, "The closed form"). With `word_weights` g
+    (D = diag(g)) and the eigenpairs of ``D^{1/2} M* D^{1/2}`` (:class:`ScaledOperator`), it is the
+    minimiser of the rank-one weighted loss
     ``sum_ij g_i g_j (w_i . w_j - M*_ij)^2`` (:func:`rank_one_weighted_embeddings`). Any other `eig_power`
     rescales the learned directions (hyperwords' ``U S^p``) and minimises neither.
     """
@@ -330,7 +334,9 @@ WORD_WEIGHTS = ("uniform", "pair-rate", "geometric")
 
 
 def word_weights(kind, pair_rate, noise, power=1.0):
-    """Rank-one pair weights ``G_ij ~ g_i g_j`` from the rates the trainer sees (THEORY §2).
+    """Rank-one pair weights ``G_ij ~ g_i g_j`` from the rates the trainer sees.
+
+    See docs/theory.rst, "Rank-one pair weights".
 
     ``"uniform"``: g = 1 (Setting 3.1: every pair weighted equally). ``"pair-rate"``: ``g_i = a_i ** power``,
     a_i = sum_j A_ij the rate at which word i is a centre of a positive pair. ``"geometric"``:

@@ -1,4 +1,6 @@
-"""Corpus -> pair statistics (THEORY §2): the expected positive-pair counts A and the unigram counts.
+"""Corpus -> pair statistics: the expected positive-pair counts A and the unigram counts.
+
+See docs/theory.rst, "Pair statistics".
 
 Statistics of independent chunks of a corpus add up (``PairStatistics.__add__``), so counting can be
 spread over shards (threads here, or Dask workers over files) as long as every shard uses the same

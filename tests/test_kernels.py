@@ -87,7 +87,8 @@ def test_sgd_kernel_matches_numpy_twin(shrink, subsample, uniform, dense_words, 
     A.sort_indices()
     weights = UniformWeights(
         pair_table(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data), op.pair_rate, op.noise,
-        scale, 5.0, uniform_weight_block(A, op.pair_rate, op.noise, negative, scale, 5.0, dense_words)) if uniform else None
+        scale, 5.0, uniform_weight_block(A, op.pair_rate, op.noise, negative, scale, 5.0, dense_words)
+    ) if uniform else None
     settings = JobSettings(sample_int, subsample, noise_table, window, shrink, negative, shared, draws, weights)
     loss, kept, pairs = train_job(settings, got, indices, offsets, 0.05, 12345, np.zeros(dim, dtype=np.float32))
     assert (kept, pairs) == (kept_ref, pairs_ref)
@@ -117,7 +118,7 @@ def test_pair_table_finds_every_stored_pair_and_nothing_else():
 
 
 def test_one_job_follows_the_update_formula_by_hand():
-    """Two tokens, window 1, one negative that is always word 2: THEORY §1 step by step."""
+    """Two tokens, window 1, one negative that is always word 2: docs/theory.rst, "The loss", step by step."""
     vectors = np.array([[0.5, 0.0], [0.2, 0.4], [0.1, -0.3]], dtype=np.float32)
     indices = np.array([0, 1], dtype=np.int32)
     offsets = np.array([0, 2], dtype=np.int64)
@@ -187,7 +188,8 @@ def test_counting_kernel_matches_numpy_twin(shrink, window):
 
 
 def test_counting_matches_the_trainers_sampling_by_monte_carlo():
-    """The expected counts equal the average of real subsampling + shrunk windows (THEORY §2)."""
+    """The expected counts equal the average of real subsampling + shrunk windows (docs/theory.rst,
+    "Pair statistics")."""
     rng = np.random.default_rng(3)
     vocab_size, window = 5, 3
     indices, offsets = random_corpus(rng, vocab_size, 4, 12)
