@@ -22,7 +22,7 @@ with eigenvalues to the power 0.25; ``default`` is ``analytic_solution()`` with 
 
 Usage::
 
-    python benchmarks/bench_scaling.py /work/data/enwiki17m.txt --sizes 2M,4M,8M,17M
+    python benchmarks/bench_scaling.py CORPUS --sizes 2M,4M,8M,17M
 """
 import argparse
 import inspect

@@ -16,7 +16,7 @@ model's is the closed form of a model trained with that k, from the same count.
 
 Usage::
 
-    python benchmarks/bench_target_knobs.py /work/data/enwiki17m.txt --lines 27807,all --variants 5:0.75,3:0.5
+    python benchmarks/bench_target_knobs.py CORPUS --lines 27807,all --variants 5:0.75,3:0.5
 """
 import argparse
 import json

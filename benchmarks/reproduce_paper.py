@@ -25,8 +25,8 @@ the figures ``benchmarks/results/figures/<same stem>_{singular_values,loss,spect
 
 Usage::
 
-    python benchmarks/reproduce_paper.py /work/data/enwiki17m.txt --max-lines 20000   # development slice
-    python benchmarks/reproduce_paper.py /work/data/enwiki17m.txt                     # full corpus
+    python benchmarks/reproduce_paper.py CORPUS --max-lines 20000   # development slice
+    python benchmarks/reproduce_paper.py CORPUS                     # full corpus
 """
 import argparse
 import datetime

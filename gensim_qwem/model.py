@@ -111,9 +111,8 @@ class QWEM(GensimTraining, Word2Vec):
         lambda / 1.5 and 2 lambda, and a relative gradient <= 0.05: after every onset), go on with
         preconditioned heavy-ball steps (:class:`gensim_qwem.gradient.Refinement`), each taken only if
         it lowers the loss. Plain steps rotate the nearly equal eigen-directions at the cut d into place
-        at a rate set by ``lambda_1``; these converge at a rate set by the modes' own size (paper setting
-        on enwiki17m: relative Gram distance to the closed form 0.29 -> 0.09 in 90 steps, where plain
-        steps took 700 steps to 0.16).
+        at a rate set by ``lambda_1``; these converge at a rate set by the modes' own size
+        (measurements: :doc:`/benchmarks`, "Why the defaults").
         Those steps are not on the gradient flow's clock: ``flow_time`` goes on by the plain step
         ``alpha / lambda_1`` per step, as a step count on the flow's scale; ``model.refined_steps`` counts
         them (last :meth:`train` call). False: plain steps throughout.
@@ -131,10 +130,8 @@ class QWEM(GensimTraining, Word2Vec):
         each weighted ``negative / draws``. The same expected update (so the same objective, closed form
         and dynamics; `negative` still sets the negative rates B) with less noise, for more vector
         updates per centre. Default (None): 1.6 with weighting='none' (8 draws for negative=5), where the
-        noise of the negatives limits what 3 epochs reach: on enwiki17m, 3 epochs, analogy accuracy was
-        28.1% with 5 draws, 30.4% with 7, 31.4% with 8, 34.0% (32.3% with another seed) with 10 and
-        36.0% with 20, each draw costing time (benchmarks/results/tune_negative_draws_*). 1 with
-        'uniform', whose weighted steps cost more each.
+        noise of the negatives limits what a few epochs reach; 1 with 'uniform', whose weighted steps
+        cost more each (measurements: :doc:`/benchmarks`, "Why the defaults").
     max_weight : float
         Cap on the uniform pair weight ``c / G_ij``; pairs of two rare words would otherwise take
         steps large enough to diverge. Pairs below the cap are weighted exactly.
@@ -142,14 +139,11 @@ class QWEM(GensimTraining, Word2Vec):
         With trainer='gradient': the step as a fraction of ``1 / lambda_1`` (default 1, stable below 2;
         smaller steps follow the continuous-time trajectory ``s_k(t)`` more closely). With trainer='sgd':
         the initial learning rate, decayed linearly to `min_alpha` as in Word2Vec; default (None) 0.0125
-        with weighting='none' (half word2vec's, better in 3 epochs on enwiki17m), 0.001 with
-        weighting='uniform' (its weights reach `max_weight` on rare pairs; it diverged at 0.005 on
-        enwiki17m). The measurements are in benchmarks/results/ (``*_e3_*``, ``tune_defaults_*``).
+        with weighting='none' (half word2vec's), 0.001 with weighting='uniform' (its weights reach
+        `max_weight` on rare pairs). Measurements: :doc:`/benchmarks`, "Why the defaults".
     sample : float
-        Subsampling threshold, as in Word2Vec. The default 1e-4 is a tenth of word2vec's: on enwiki17m
-        (3 epochs, weighting='none', seeds 1-3) trained vectors reached 27.4-28.2% analogy accuracy
-        against 23.7-24.9% at 1e-3, with fewer (kept) words to train on; the closed form is the same at both
-        (36.1% vs 35.9%). See benchmarks/results/tune_defaults_2026-11-25_enwiki17m.md.
+        Subsampling threshold, as in Word2Vec. The default 1e-4 is a tenth of word2vec's, with fewer
+        (kept) words to train on (measurements: :doc:`/benchmarks`, "Why the defaults").
     """
 
     def __init__(
@@ -199,7 +193,7 @@ class QWEM(GensimTraining, Word2Vec):
     def _noise_draws(self):
         """Noise words drawn per group of contexts: round(negative * negative_draws), at least `negative`."""
         draws = self.negative_draws
-        if draws is None:  # 1.6 with weighting='none': 8 draws for k = 5 (+3.3 analogy points at 3 epochs)
+        if draws is None:  # 1.6 with weighting='none': 8 draws for k = 5 (docs/benchmarks.rst, "Why the defaults")
             draws = WEIGHTING_DEFAULTS["negative_draws"][self.weighting]
         return max(int(self.negative), int(round(self.negative * float(draws))))
 
@@ -264,8 +258,8 @@ class QWEM(GensimTraining, Word2Vec):
         ``R A R + A_new`` over the grown vocabulary, A_new counted from this corpus now: approximate for
         the old corpus (its pairs with the new words are missing; see :mod:`gensim_qwem.online`).
         Statistics still pending are counted, when first needed, from all the corpora under the grown
-        vocabulary. The closed form is then solved anew (a start from the last eigenvectors was slower:
-        benchmarks/bench_online_update.py).
+        vocabulary. The closed form is then solved anew (a start from the last eigenvectors was slower;
+        :doc:`/benchmarks`, "Why the defaults").
         """
         self._check_model_parameters()
         check_corpus(corpus_iterable, corpus_file)
@@ -465,10 +459,8 @@ class QWEM(GensimTraining, Word2Vec):
             ``'uniform'`` (default, g = 1) is the paper's Setting 3.1, ``||W W^T - M*||_F^2``: the end
             point of ``weighting='uniform'`` training and of the dynamics (:meth:`spectrum`).
             ``'pair-rate'``: ``g_i = a_i ** weight_power`` with a_i = sum_j A_ij the word's positive-pair
-            rate; ``'geometric'``: ``g_i = (a_i Q_i) ** (weight_power / 2)``. 'pair-rate' at 0.25 scored
-            36.5% Google analogies on the full enwiki17m against 36.1% for 'uniform', but 0.3-0.9 points
-            below it on the 2M-8M token slices and in the paper's setting
-            (benchmarks/results/scaling_2026-12-02_enwiki17m.md), so the default stays 'uniform'.
+            rate; ``'geometric'``: ``g_i = (a_i Q_i) ** (weight_power / 2)`` (how they compare:
+            :doc:`/benchmarks`, "Why the defaults").
         weight_power : float
             Exponent of the non-uniform word weights (ignored for 'uniform').
         eig_power : float
@@ -478,9 +470,8 @@ class QWEM(GensimTraining, Word2Vec):
             The negative-sampling setting behind M* (k and the exponent of Q in ``B_ij = k (a_i Q_j + a_j
             Q_i) / 2``); default: the model's ``negative`` and ``ns_exponent``. Another value gives the
             closed form of a model trained with that setting, from the same statistics (A does not depend
-            on it), but not the end point of training this model. ``negative=3, ns_exponent=0.6`` scored
-            37.3% Google analogies on enwiki17m against 36.1% at the defaults (5, 0.75), ahead on every
-            slice from 2M tokens up, with WS-353 .682 against .689 (benchmarks/results/target_knobs_*).
+            on it), but not the end point of training this model (how settings compare:
+            :doc:`/benchmarks`, "Why the defaults").
 
         Returns
         -------
