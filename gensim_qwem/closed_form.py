@@ -388,6 +388,19 @@ def singular_value_trajectory(eigenvalues, init_sq, times):
     return np.sqrt(np.maximum(sq, 0.0))
 
 
+def sgd_flow_time(scale, epochs_done, alpha, min_alpha, epochs):
+    """Gradient-flow time t reached after `epochs_done` of `epochs` epochs of uniform-weighted SGD.
+
+    Each epoch applies, in expectation, ``dW = alpha c (M* - W W^T) W`` (each pair update moves both of its
+    words, and events arrive at rates A and B; c = `scale`), while the theory's flow is
+    ``dW/dt = (M* - W W^T) W / 2``; so ``dt = 2 c alpha`` per epoch. With gensim's linear decay from `alpha`
+    to `min_alpha` over `epochs` epochs, ``t(f) = 2 c E (alpha f - (alpha - min_alpha) f^2 / 2)`` at
+    training fraction ``f = epochs_done / E`` (docs/theory.rst, "The dynamics").
+    """
+    fraction = np.clip(np.asarray(epochs_done, dtype=np.float64) / epochs, 0.0, 1.0)
+    return 2.0 * scale * epochs * (alpha * fraction - (alpha - min_alpha) * fraction ** 2 / 2)
+
+
 def mode_onset_times(eigenvalues, init_sq):
     """tau_k = ln(lambda_k / s_0^2) / lambda_k: when mode k switches on (inf for lambda_k <= s_0^2)."""
     lam = np.asarray(eigenvalues, dtype=np.float64)

@@ -6,29 +6,24 @@ Orchestration only: the maths lives in ``cooccurrence`` (statistics), ``target``
 import contextlib
 import logging
 import os
-import pickle
 import threading
-import traceback
-from collections import defaultdict
-from timeit import default_timer
 
 import numpy as np
-from gensim.models.word2vec import MAX_WORDS_IN_BATCH, LineSentence, Word2Vec
+from gensim.models.word2vec import MAX_WORDS_IN_BATCH, Word2Vec
 from gensim.utils import PICKLE_PROTOCOL
 
 from gensim_qwem._sgd import JobSettings
 from gensim_qwem.training import GensimTraining, TrainingDivergedError  # noqa: F401 (public here)
 from gensim_qwem._validation import (NO_PRIOR_VOCABULARY, TRAINERS, WEIGHTINGS, check_corpus,  # noqa: F401
-                                     check_corpus_sanity, check_int, check_model_parameters, check_one_corpus,
-                                     check_real, check_tokens, checked_sentences,
+                                     check_int, check_model_parameters, check_real, check_tokens,
                                      negative_sampling_setting, not_utf8, param_error, vocabulary_empty_error)
 from gensim_qwem.baselines import keyed_vectors
 from gensim_qwem.closed_form import (WORD_WEIGHTS, embeddings_from_eigenpairs, mode_onset_times,
-                                      singular_value_trajectory)
+                                      sgd_flow_time, singular_value_trajectory)
 from gensim_qwem import online, persistence
 from gensim_qwem import _lifecycle as lifecycle
-from gensim_qwem.corpus import CorpusFiles, scan_vocabulary
-from gensim_qwem.sources import is_remote
+from gensim_qwem.corpus import CorpusFiles
+from gensim_qwem.sources import corpus_as_read
 from gensim_qwem.target import TargetCache
 
 logger = logging.getLogger(__name__)
@@ -47,29 +42,6 @@ DENSE_WEIGHT_WORDS = 2048
 # rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
 # build_vocab corpus kept for counting the statistics when first needed (counted before any save)
 TRANSIENT = ("_pending_statistics", "_loss_lock", "_job_settings", "_epoch", "_targets", "_lockf")
-
-
-def _native_corpus(corpus_iterable, corpus_file):
-    """(corpus_iterable, corpus_file) with files as a CorpusFiles corpus, read natively (same sentences)."""
-    if corpus_file is not None and corpus_iterable is None:
-        if is_remote(corpus_file):   # a URL: LineSentence through smart_open
-            return LineSentence(corpus_file), None
-        return CorpusFiles(corpus_file), None
-    return corpus_iterable, corpus_file
-
-
-def _is_corrupt_pickle_error(error):
-    """Whether an error from gensim's load comes from a damaged file rather than from this machine.
-
-    Garbage bytes make pickle fail in many ways: bad opcodes, lengths beyond any size (OverflowError, or a
-    MemoryError while unpickling the small main file), or an object that is not a model at all. A
-    MemoryError while loading the large side arrays is a real shortage of memory and is left alone.
-    """
-    if isinstance(error, MemoryError):
-        return any(frame.name == "unpickle" for frame in traceback.extract_tb(error.__traceback__))
-    if isinstance(error, AttributeError):
-        return "_load_specials" in str(error)
-    return True
 
 
 class QWEM(GensimTraining, Word2Vec):
@@ -263,7 +235,7 @@ class QWEM(GensimTraining, Word2Vec):
         """
         self._check_model_parameters()
         check_corpus(corpus_iterable, corpus_file)
-        corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
+        corpus_iterable, corpus_file = corpus_as_read(corpus_iterable, corpus_file)
         if client is not None:
             if not isinstance(corpus_iterable, CorpusFiles):
                 raise TypeError("build_vocab(client=...) counts files on the cluster: pass corpus_file, not "
@@ -296,30 +268,6 @@ class QWEM(GensimTraining, Word2Vec):
                 raise not_utf8(error) from error
             raise
 
-    def _scan_vocab(self, sentences, progress_per, trim_rule):
-        if isinstance(sentences, CorpusFiles) and not self.max_vocab_size:  # no pruning: all words counted
-            return self._scan_vocab_native(sentences)
-        total_words, corpus_count = super()._scan_vocab(checked_sentences(sentences), progress_per, trim_rule)
-        check_tokens(self.raw_vocab)
-        return total_words, corpus_count
-
-    def _scan_vocab_native(self, corpus):
-        """Word2Vec's vocabulary scan of files, read by the native reader: same counts, same word order."""
-        def progress(raw_words, sentences, distinct):
-            if default_timer() >= progress.next_report:
-                logger.info("PROGRESS: at sentence #%i, processed %i words, keeping %i word types",
-                            sentences, raw_words, distinct)
-                progress.next_report = default_timer() + 5.0
-        progress.next_report = default_timer() + 5.0
-        if corpus.client is not None:
-            from gensim_qwem.distributed import scan_vocabulary_on
-            vocab, total_words, corpus_count = scan_vocabulary_on(corpus.client, corpus)
-        else:
-            vocab, total_words, corpus_count = scan_vocabulary(corpus.blocks(), corpus.max_sentence_length,
-                                                               progress)
-        self.raw_vocab = defaultdict(int, vocab)
-        return total_words, corpus_count
-
     def _check_vocabulary_not_empty(self, source=None):
         if len(self.wv) == 0:
             source = source or f"corpus of {self.corpus_total_words} words in {self.corpus_count} sentences"
@@ -343,28 +291,20 @@ class QWEM(GensimTraining, Word2Vec):
         self.statistics = None
 
     def _snapshot_vocab(self):
-        # gensim rebuilds self.wv in place (new lists and dicts, in-place writes to its word attributes):
-        # keep copies of its containers so a failed build leaves the very same object as it was
+        """What build_vocab may change, so that a failed build leaves the very same objects as they were: the
+        model's attributes (a shallow copy: gensim assigns new values) and copies of its wv's containers
+        (gensim rebuilds those in place: new lists and dicts, in-place writes to its word attributes)."""
         wv = dict(self.wv.__dict__, index_to_key=list(self.wv.index_to_key),
                   key_to_index=dict(self.wv.key_to_index),
                   expandos={name: np.array(values) for name, values in self.wv.expandos.items()})
-        snapshot = {name: getattr(self, name, None) for name in
-                    ("wv", "corpus_count", "corpus_total_words", "raw_vocab", "cum_table", "_statistics",
-                     "_pending_statistics", "_targets",
-                     "min_count", "sample", "effective_min_count", "random")}
-        return snapshot, wv
+        return dict(self.__dict__), wv
 
     def _restore_vocab(self, snapshot):
         attributes, wv = snapshot
-        for name, value in attributes.items():
-            setattr(self, name, value)
+        self.__dict__.clear()
+        self.__dict__.update(attributes)
         self.wv.__dict__.clear()
         self.wv.__dict__.update(wv)
-
-    def _check_corpus_sanity(self, corpus_iterable=None, corpus_file=None, passes=1):
-        # gensim's own checks, less its refusal of compressed corpus_file (QWEM reads files itself)
-        check_one_corpus(corpus_iterable, corpus_file)
-        check_corpus_sanity(_native_corpus(corpus_iterable, corpus_file)[0], corpus_file, passes)
 
     def _sampling_scheme(self):
         """(keep probabilities, window, shrink_windows) exactly as the trainer samples pairs."""
@@ -408,7 +348,7 @@ class QWEM(GensimTraining, Word2Vec):
         if not self.wv.key_to_index:
             raise RuntimeError("You must build the vocabulary (build_vocab) before counting pair statistics.")
         check_corpus(corpus_iterable, corpus_file)
-        corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
+        corpus_iterable, corpus_file = corpus_as_read(corpus_iterable, corpus_file)
         if corpus_iterable is None:
             raise TypeError("Pass corpus_iterable or corpus_file to count pair statistics.")
         self.statistics = self._count(corpus_iterable, workers, client)
@@ -545,25 +485,18 @@ class QWEM(GensimTraining, Word2Vec):
         """Gradient-flow time t reached after `epochs_done` epochs of uniform-weighted training.
 
         With trainer='gradient' the time is exact and kept as it goes: this returns ``model.flow_time``.
-        The rest is about trainer='sgd'.
-
-        Each epoch applies, in expectation, ``dW = alpha c (M* - W W^T) W`` (each pair update moves
-        both of its words, and events arrive at rates A and B), while the theory's flow is
-        ``dW/dt = (M* - W W^T) W / 2``; so ``dt = 2 c alpha`` per epoch. With gensim's linear decay
-        from `alpha` to `min_alpha` over `epochs` epochs, ``t(f) = 2 c E (alpha f - (alpha - min_alpha) f^2 / 2)``
-        at training fraction ``f = epochs_done / E``. Defaults: the model's own settings, end of training.
+        With trainer='sgd' it is :func:`~gensim_qwem.closed_form.sgd_flow_time` of the model's c; defaults:
+        the model's own settings, end of training.
         """
         if self.trainer == "gradient":
             if epochs_done is not None:
                 raise ValueError("theory_time(epochs_done) maps SGD epochs to time; with trainer='gradient' "
                                  "the time reached is model.flow_time (step eta per full-batch step).")
             return self.flow_time
-        alpha = self.alpha if alpha is None else alpha
-        min_alpha = self.min_alpha if min_alpha is None else min_alpha
         epochs = self.epochs if epochs is None else epochs
-        done = np.asarray(epochs if epochs_done is None else epochs_done, dtype=np.float64)
-        fraction = np.clip(done / epochs, 0.0, 1.0)
-        return 2.0 * self.pair_weight_scale() * epochs * (alpha * fraction - (alpha - min_alpha) * fraction ** 2 / 2)
+        return sgd_flow_time(self.pair_weight_scale(), epochs if epochs_done is None else epochs_done,
+                             self.alpha if alpha is None else alpha,
+                             self.min_alpha if min_alpha is None else min_alpha, epochs)
 
     def mode_onset_times(self, k=None, init_sq=None):
         """tau_k = ln(lambda_k / s_0^2) / lambda_k: theory time at which eigen-direction k is learned."""
@@ -605,7 +538,7 @@ class QWEM(GensimTraining, Word2Vec):
         if end_alpha is not None:
             check_real("end_alpha", end_alpha, 0.0, strict=False)
         check_corpus(corpus_iterable, corpus_file)
-        corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
+        corpus_iterable, corpus_file = corpus_as_read(corpus_iterable, corpus_file)
         if epochs is None and self.trainer == "sgd":   # before gensim's train sets self.epochs = None
             raise ValueError("You must specify an explicit epochs count. The usual value is epochs=model.epochs.")
         if not self.wv.key_to_index:
@@ -627,14 +560,6 @@ class QWEM(GensimTraining, Word2Vec):
             total_words=total_words, epochs=epochs, start_alpha=start_alpha, end_alpha=end_alpha,
             word_count=word_count, queue_factor=queue_factor, report_delay=report_delay,
             compute_loss=compute_loss, callbacks=callbacks, **kwargs)
-
-    def _lock_factors(self):
-        """gensim's ``wv.vectors_lockf`` as float32 (word n's updates scaled by lockf[n % len]); None when all 1."""
-        lockf = np.ascontiguousarray(getattr(self.wv, "vectors_lockf", np.ones(1)), dtype=REAL).ravel()
-        if len(lockf) not in (1, len(self.wv)):
-            raise ValueError(f"wv.vectors_lockf must hold 1 or {len(self.wv)} (one per word) lock factors. "
-                             f"Got {len(lockf)} instead.")
-        return None if np.all(lockf == 1.0) else lockf
 
     def _count_training_statistics(self, corpus_iterable, corpus_file, passes_after):
         """Count the statistics from the training corpus if they are missing or stale.
@@ -688,16 +613,9 @@ class QWEM(GensimTraining, Word2Vec):
         """
         if args and isinstance(args[0], os.PathLike):  # gensim's load takes str paths only
             args = (os.fspath(args[0]),) + args[1:]
-        try:
+        with persistence.damaged_file_errors(args[0] if args else kwargs.get("fname")):
             model = super().load(*args, **kwargs)
             return model if isinstance(model, QWEM) else cls._from_word2vec(model)
-        except (pickle.UnpicklingError, EOFError, ValueError, OverflowError, MemoryError, AttributeError) as error:
-            if not _is_corrupt_pickle_error(error):
-                raise
-            fname = args[0] if args else kwargs.get("fname")
-            raise persistence.ModelFileError(
-                f"Could not load {fname!r}: the file or one of its side files is truncated or corrupted "
-                f"({type(error).__name__}: {error}). Load an earlier copy or retrain.") from error
 
     @classmethod
     def _from_word2vec(cls, model):

@@ -13,14 +13,17 @@ Two ways to store a model:
   subsampling thresholds, pair statistics, hyper-parameters, random state), but not callbacks, the
   ``hashfxn`` (reset to :func:`hash`), or a ``trim_rule``.
 """
+import contextlib
 import inspect
 import json
 import logging
 import os
+import pickle
 import re
 import secrets
 import shutil
 import tempfile
+import traceback
 import zipfile
 
 import numpy as np
@@ -57,6 +60,34 @@ def register_npz_class(cls):
     first class registered is what :func:`load_npz` builds by default. Returns `cls` (usable as a decorator)."""
     _NPZ_CLASSES.setdefault(cls.__name__, cls)
     return cls
+
+
+def _is_corrupt_pickle_error(error):
+    """Whether an error from gensim's load comes from a damaged file rather than from this machine.
+
+    Garbage bytes make pickle fail in many ways: bad opcodes, lengths beyond any size (OverflowError, or a
+    MemoryError while unpickling the small main file), or an object that is not a model at all. A
+    MemoryError while loading the large side arrays is a real shortage of memory and is left alone.
+    """
+    if isinstance(error, MemoryError):
+        return any(frame.name == "unpickle" for frame in traceback.extract_tb(error.__traceback__))
+    if isinstance(error, AttributeError):
+        return "_load_specials" in str(error)
+    return True
+
+
+@contextlib.contextmanager
+def damaged_file_errors(fname):
+    """Errors from loading `fname` with gensim's ``load`` that come from a truncated or corrupted file (or
+    side file) become a :class:`ModelFileError` that says so."""
+    try:
+        yield
+    except (pickle.UnpicklingError, EOFError, ValueError, OverflowError, MemoryError, AttributeError) as error:
+        if not _is_corrupt_pickle_error(error):
+            raise
+        raise ModelFileError(
+            f"Could not load {fname!r}: the file or one of its side files is truncated or corrupted "
+            f"({type(error).__name__}: {error}). Load an earlier copy or retrain.") from error
 
 
 # ---------------------------------------------------------------------------------------------- atomic saves
@@ -460,5 +491,5 @@ def _build_model(cls, header, arrays, statistics_class):
     return model
 
 
-__all__ = ["ModelFileError", "atomic_save", "load_npz", "register_npz_class", "save_npz", "side_files_base",
+__all__ = ["ModelFileError", "atomic_save", "damaged_file_errors", "load_npz", "register_npz_class", "save_npz", "side_files_base",
            "NPZ_FORMAT", "NPZ_VERSION"]

@@ -17,16 +17,18 @@ import logging
 import queue
 import threading
 import time
+from collections import defaultdict
 from timeit import default_timer
 
 import numpy as np
 
 from gensim_qwem._encoding import sentences_to_indices
 from gensim_qwem._sgd import train_job
-from gensim_qwem._validation import checked_sentences
-from gensim_qwem.corpus import CorpusFiles, IndexedJob, indexed_jobs, table_for
+from gensim_qwem._validation import check_corpus_sanity, check_one_corpus, check_tokens, checked_sentences
+from gensim_qwem.corpus import CorpusFiles, IndexedJob, indexed_jobs, scan_vocabulary, table_for
 from gensim_qwem.gradient import (FullBatchDescent, Refinement, modes_learned, settled, step_size,
                                   top_eigenvalue_estimate)
+from gensim_qwem.sources import corpus_as_read
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +82,45 @@ class EpochRun:
 
 
 class GensimTraining:
-    """QWEM's overrides of :class:`~gensim.models.word2vec.Word2Vec`'s training internals (a mixin of QWEM)."""
+    """QWEM's overrides of :class:`~gensim.models.word2vec.Word2Vec`'s internals (a mixin of QWEM): the
+    vocabulary scan and corpus checks, the epochs, the jobs and their workers, and the full-batch trainer."""
+
+    def _scan_vocab(self, sentences, progress_per, trim_rule):
+        if isinstance(sentences, CorpusFiles) and not self.max_vocab_size:  # no pruning: all words counted
+            return self._scan_vocab_native(sentences)
+        total_words, corpus_count = super()._scan_vocab(checked_sentences(sentences), progress_per, trim_rule)
+        check_tokens(self.raw_vocab)
+        return total_words, corpus_count
+
+    def _scan_vocab_native(self, corpus):
+        """Word2Vec's vocabulary scan of files, read by the native reader: same counts, same word order."""
+        def progress(raw_words, sentences, distinct):
+            if default_timer() >= progress.next_report:
+                logger.info("PROGRESS: at sentence #%i, processed %i words, keeping %i word types",
+                            sentences, raw_words, distinct)
+                progress.next_report = default_timer() + 5.0
+        progress.next_report = default_timer() + 5.0
+        if corpus.client is not None:
+            from gensim_qwem.distributed import scan_vocabulary_on
+            vocab, total_words, corpus_count = scan_vocabulary_on(corpus.client, corpus)
+        else:
+            vocab, total_words, corpus_count = scan_vocabulary(corpus.blocks(), corpus.max_sentence_length,
+                                                               progress)
+        self.raw_vocab = defaultdict(int, vocab)
+        return total_words, corpus_count
+
+    def _check_corpus_sanity(self, corpus_iterable=None, corpus_file=None, passes=1):
+        # gensim's own checks, less its refusal of compressed corpus_file (QWEM reads files itself)
+        check_one_corpus(corpus_iterable, corpus_file)
+        check_corpus_sanity(corpus_as_read(corpus_iterable, corpus_file)[0], corpus_file, passes)
+
+    def _lock_factors(self):
+        """gensim's ``wv.vectors_lockf`` as float32 (word n's updates scaled by lockf[n % len]); None when all 1."""
+        lockf = np.ascontiguousarray(getattr(self.wv, "vectors_lockf", np.ones(1)), dtype=REAL).ravel()
+        if len(lockf) not in (1, len(self.wv)):
+            raise ValueError(f"wv.vectors_lockf must hold 1 or {len(self.wv)} (one per word) lock factors. "
+                             f"Got {len(lockf)} instead.")
+        return None if np.all(lockf == 1.0) else lockf
 
     def _train_epoch(self, data_iterable, cur_epoch=0, total_examples=None, total_words=None, queue_factor=2,
                      report_delay=1.0, callbacks=()):
