@@ -160,7 +160,7 @@ def check_corpus(corpus_iterable, corpus_file):
             CorpusFiles(corpus_file)   # a file, a folder or a list of them: a clear error if not
 
 
-def check_corpus_sanity(corpus_iterable, corpus_file, passes):
+def check_corpus_sanity(corpus_iterable, passes):
     """gensim's own checks of a training corpus, less its refusal of compressed corpus_file; `corpus_iterable`
     is the corpus as training will read it (files as :class:`~gensim_qwem.corpus.CorpusFiles`)."""
     if isinstance(corpus_iterable, GeneratorType) and passes > 1:

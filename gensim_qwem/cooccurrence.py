@@ -43,7 +43,9 @@ class PairStatistics(utils.SaveLoad):
         shrinking, OOV removal and subsampling rules of the trainer. Built from :attr:`upper` on each
         access (about 3x the memory of :attr:`upper`): the solver and the statistics never need it.
     word_counts : numpy.ndarray, int64, V
-        In-vocabulary token counts of the counted text (before subsampling).
+        In-vocabulary token counts of the counted text (before subsampling). A tally of what was counted:
+        the noise distribution Q of M* always comes from the vocabulary's counts
+        (:class:`~gensim_qwem.target.Target`).
     window, shrink_windows : int, bool
         The windowing the counts were made with.
     keep_prob : numpy.ndarray, float64, V

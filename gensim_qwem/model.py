@@ -1,7 +1,10 @@
 """QWEM: a drop-in for :class:`gensim.models.Word2Vec` trained on the quadratic word embedding loss.
 
-Orchestration only: the maths lives in ``cooccurrence`` (statistics), ``target`` (M*),
-``closed_form`` (eigen-solver, trajectory) and the Cython kernels ``_sgd`` / ``_cooccurrence`` / ``_encoding``.
+Orchestration only. The class keeps the model's state and calls: ``_validation`` (checks and their
+messages), ``_lifecycle`` (counting the pair statistics when first needed; ``cooccurrence`` counts them),
+``target`` (one cached :class:`~gensim_qwem.target.Target` per statistics and negative-sampling setting:
+M*, Q, the SGD tables, eigenpairs), ``closed_form`` (embeddings, trajectory), ``training`` (its overrides
+of gensim's training internals and the full-batch trainer) and ``persistence`` (files).
 """
 import contextlib
 import logging
@@ -39,8 +42,8 @@ WEIGHTING_DEFAULTS = {"trainer": {"none": "sgd", "uniform": "gradient"},
 GRADIENT_ALPHA = 1.0
 # pairs among this many most frequent words read psi from a dense float32 block (16 MiB), not the hash tables
 DENSE_WEIGHT_WORDS = 2048
-# rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
-# build_vocab corpus kept for counting the statistics when first needed (counted before any save)
+# rebuilt on demand, never saved: locks, per-train settings, the epoch's threads, the Target cache, and what
+# build_vocab kept to count the statistics when first needed (they are counted before any save or copy)
 TRANSIENT = ("_pending_statistics", "_loss_lock", "_job_settings", "_epoch", "_targets", "_lockf")
 
 

@@ -1,6 +1,6 @@
-"""How QWEM plugs into gensim's training: its overrides of Word2Vec's private epoch, job and worker methods,
-and the full-batch trainer that replaces them for ``trainer='gradient'`` (internals of
-:meth:`gensim_qwem.QWEM.train`, the public entry point).
+"""How QWEM plugs into gensim's training: its overrides of Word2Vec's private vocabulary-scan, epoch, job and
+worker methods, and the full-batch trainer that replaces them for ``trainer='gradient'`` (internals of
+:meth:`gensim_qwem.QWEM.build_vocab` and :meth:`gensim_qwem.QWEM.train`, the public entry points).
 
 gensim's own loops run unchanged: its producer thread fills a job queue, its worker threads call
 ``_do_train_job`` on each job and report to a progress queue that the caller's thread reads. QWEM wraps them:
@@ -112,7 +112,7 @@ class GensimTraining:
     def _check_corpus_sanity(self, corpus_iterable=None, corpus_file=None, passes=1):
         # gensim's own checks, less its refusal of compressed corpus_file (QWEM reads files itself)
         check_one_corpus(corpus_iterable, corpus_file)
-        check_corpus_sanity(corpus_as_read(corpus_iterable, corpus_file)[0], corpus_file, passes)
+        check_corpus_sanity(corpus_as_read(corpus_iterable, corpus_file)[0], passes)
 
     def _lock_factors(self):
         """gensim's ``wv.vectors_lockf`` as float32 (word n's updates scaled by lockf[n % len]); None when all 1."""
