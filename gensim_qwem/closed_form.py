@@ -46,8 +46,7 @@ def top_eigenpairs(operator, k, tol=1e-3, seed=0, maxiter=None, ncv=None, method
     (``eigsh(which="LA")``, with `ncv` and `maxiter`); ``"auto"`` takes the block solver unless n is
     under twice its basis (about 12 k vectors), where that basis would be most of the space.
     ``which="LM"`` would return the large negative eigenvalue of the ``-2 * 1 1^T`` part first.
-    Relative tolerance 1e-3 gave the same analogy accuracy as 1e-6 at a fraction of the time
-    (V = 22k, k = 100: 9 s vs 40+ s; benchmarks/results).
+    The default ``tol=1e-3`` is discussed in :doc:`/benchmarks`, "Why the defaults".
     `initial` (n x c, e.g. a previous solve's eigenvectors) warm-starts the block solver
     (:func:`block_lanczos`); ARPACK starts from their sum.
     """
