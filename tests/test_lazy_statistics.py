@@ -172,3 +172,19 @@ def test_new_statistics_are_never_served_a_cached_spectrum(corpus, monkeypatch):
     model.statistics = PairStatistics(*parts)
     model.spectrum(3)
     assert solves == [3]
+
+
+def test_one_target_serves_uniform_training_the_spectrum_and_the_closed_form(corpus, monkeypatch):
+    """M* is built once per statistics and setting: training, spectrum and closed form share it."""
+    built = []
+    real = target_module.TargetOperator.from_statistics
+    monkeypatch.setattr(target_module.TargetOperator, "from_statistics",
+                        classmethod(lambda cls, *args, **kwargs: built.append(1) or real(*args, **kwargs)))
+    model = QWEM(corpus, weighting="uniform", trainer="sgd", alpha=0.001, **SETTINGS)
+    model.spectrum(3)
+    model.analytic_solution()
+    assert model.target_operator() is model.target_operator()
+    assert len(built) == 1
+    model.analytic_solution(negative=3)      # another setting: its own M*, the model's is kept
+    model.spectrum(3)
+    assert len(built) == 2
