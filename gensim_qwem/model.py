@@ -24,7 +24,7 @@ from gensim_qwem.baselines import keyed_vectors
 from gensim_qwem.closed_form import (WORD_WEIGHTS, embeddings_from_eigenpairs, mode_onset_times,
                                       sgd_flow_time, singular_value_trajectory)
 from gensim_qwem import online, persistence
-from gensim_qwem import _lifecycle as lifecycle
+from gensim_qwem import _lifecycle as lifecycle, _npz_state as npz_state
 from gensim_qwem.corpus import CorpusFiles
 from gensim_qwem.sources import corpus_as_read
 from gensim_qwem.target import TargetCache
@@ -643,8 +643,9 @@ class QWEM(GensimTraining, Word2Vec):
 
     def save_npz(self, path, compress=False):
         """Save without pickle, as numpy arrays and a JSON header (:func:`gensim_qwem.persistence.save_npz`)."""
-        self._counted_statistics()   # statistics still pending from build_vocab are counted, then saved
-        persistence.save_npz(self, path, compress=compress)
+        statistics = self._counted_statistics()   # statistics still pending from build_vocab are counted, then saved
+        header, arrays = npz_state.contents(self, statistics)
+        persistence.write_npz(path, header, arrays, compress=compress)
 
     @classmethod
     def load_npz(cls, path):
@@ -652,7 +653,12 @@ class QWEM(GensimTraining, Word2Vec):
 
         Raises :class:`gensim_qwem.persistence.ModelFileError` (a ValueError) for files it did not write.
         """
-        return persistence.load_npz(path, cls=cls)
+        header, arrays = persistence.read_npz(path)
+        try:
+            return npz_state.build(cls, header, arrays)
+        except (KeyError, TypeError, ValueError, IndexError, UnicodeDecodeError) as error:
+            raise persistence.not_a_model_file(
+                path, f"its contents are inconsistent ({type(error).__name__}: {error})") from error
 
     def _save_specials(self, fname, separately, sep_limit, ignore, pickle_protocol, compress, subname):
         ignore = set(ignore).union(TRANSIENT)
