@@ -89,6 +89,20 @@ def check_model_parameters(model, **overrides):
             raise param_error("gradient_refinement", "True or False", model.gradient_refinement, TypeError)
 
 
+def check_closed_form_arguments(dim, vocab_size, model_dim, replace, word_weights, kinds, weight_power, eig_power):
+    """The arguments of ``QWEM.analytic_solution``: `dim` eigen-directions of a `vocab_size`-word vocabulary,
+    word weights of one of the `kinds`."""
+    check_int("vector_size", dim, 1)
+    if dim >= vocab_size:
+        raise ValueError(f"analytic_solution needs vector_size < vocabulary size ({vocab_size} words). "
+                         f"Got vector_size={dim}; ask for fewer dimensions or use a larger vocabulary.")
+    if replace and dim != model_dim:
+        raise ValueError(f"replace=True needs vector_size == model.vector_size ({model_dim}). Got {dim} instead.")
+    check_choice("word_weights", word_weights, kinds)
+    check_real("weight_power", weight_power, -np.inf)
+    check_real("eig_power", eig_power, -np.inf)
+
+
 def negative_sampling_setting(model, negative=None, ns_exponent=None):
     """(k, ns_exponent) behind M*: the model's, or the closed form's own where given (validated)."""
     if negative is not None:

@@ -17,12 +17,12 @@ from gensim.utils import PICKLE_PROTOCOL
 
 from gensim_qwem._sgd import JobSettings
 from gensim_qwem.training import GensimTraining, TrainingDivergedError  # noqa: F401 (public here)
-from gensim_qwem._validation import (NO_PRIOR_VOCABULARY, TRAINERS, WEIGHTINGS, check_corpus,  # noqa: F401
-                                     check_int, check_model_parameters, check_real, check_tokens,
-                                     negative_sampling_setting, not_utf8, param_error, vocabulary_empty_error)
+from gensim_qwem._validation import (NO_PRIOR_VOCABULARY, TRAINERS, WEIGHTINGS, check_closed_form_arguments,  # noqa
+                                     check_corpus, check_model_parameters, check_real, check_tokens,
+                                     negative_sampling_setting, not_utf8, vocabulary_empty_error)
 from gensim_qwem.baselines import keyed_vectors
-from gensim_qwem.closed_form import (WORD_WEIGHTS, embeddings_from_eigenpairs, mode_onset_times,
-                                      sgd_flow_time, singular_value_trajectory)
+from gensim_qwem.closed_form import (WORD_WEIGHTS, embeddings_from_eigenpairs, mode_onset_times, sgd_flow_time,
+                                      singular_value_trajectory)
 from gensim_qwem import online, persistence
 from gensim_qwem import _lifecycle as lifecycle, _npz_state as npz_state
 from gensim_qwem.corpus import CorpusFiles
@@ -422,17 +422,8 @@ class QWEM(GensimTraining, Word2Vec):
             Same vocabulary and order as ``model.wv``.
         """
         dim = self.wv.vector_size if vector_size is None else vector_size
-        check_int("vector_size", dim, 1)
-        if dim >= len(self.wv):
-            raise ValueError(f"analytic_solution needs vector_size < vocabulary size ({len(self.wv)} words). "
-                             f"Got vector_size={dim}; ask for fewer dimensions or use a larger vocabulary.")
-        if replace and dim != self.wv.vector_size:
-            raise ValueError(f"replace=True needs vector_size == model.vector_size ({self.wv.vector_size}). "
-                             f"Got {dim} instead.")
-        if word_weights not in WORD_WEIGHTS:
-            raise param_error("word_weights", f"one of {WORD_WEIGHTS}", word_weights)
-        check_real("weight_power", weight_power, -np.inf)
-        check_real("eig_power", eig_power, -np.inf)
+        check_closed_form_arguments(dim, len(self.wv), self.wv.vector_size, replace, word_weights, WORD_WEIGHTS,
+                                    weight_power, eig_power)
         setting = negative_sampling_setting(self, negative, ns_exponent)
         eigenvalues, eigenvectors, weights = self._closed_form_spectrum(dim, tol, word_weights, weight_power, setting)
         kv = self._keyed_vectors(embeddings_from_eigenpairs(eigenvalues, eigenvectors, eig_power, weights))
