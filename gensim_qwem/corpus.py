@@ -9,8 +9,9 @@ import logging
 import os
 
 import numpy as np
+import smart_open.compression
 from gensim import utils
-from gensim.models.word2vec import MAX_WORDS_IN_BATCH, LineSentence
+from gensim.models.word2vec import MAX_WORDS_IN_BATCH, LineSentence, PathLineSentences
 
 from gensim_qwem._corpus_reader import TokenTable, index_lines, job_cuts, scan_lines
 
@@ -116,7 +117,32 @@ class CorpusFiles:
 
 
 def _compressed(path):
-    return os.path.splitext(path)[1].lower() in (".gz", ".bz2", ".xz", ".zst")
+    """Whether gensim's ``utils.open`` (smart_open) decompresses `path`, by its extension (lower-cased)."""
+    return os.path.splitext(path)[1].lower() in smart_open.compression.get_supported_extensions()
+
+
+def native_line_sentences(corpus):
+    """A :class:`CorpusFiles` over the files of a gensim ``LineSentence`` or ``PathLineSentences`` of local
+    files, which gives the very same sentences (tests/test_corpus_file.py) with no Python object per token;
+    None for anything else, which stays with its own iterator: a file object or URL as source, a `limit`,
+    a subclass (it may change the sentences), a folder holding a sub-folder (gensim fails on it).
+    """
+    if type(corpus) is LineSentence:
+        if not isinstance(corpus.source, (str, os.PathLike)) or corpus.limit is not None:
+            return None
+        paths = [os.fspath(corpus.source)]
+    elif type(corpus) is PathLineSentences:
+        if corpus.limit is not None:
+            return None
+        paths = [os.fspath(path) for path in corpus.input_files]
+    else:
+        return None
+    if not paths or not all(isinstance(path, str) and os.path.isfile(path) for path in paths):
+        return None
+    if isinstance(corpus.max_sentence_length, bool) or not isinstance(corpus.max_sentence_length, int) \
+            or corpus.max_sentence_length < 1:
+        return None
+    return CorpusFiles(paths, max_sentence_length=corpus.max_sentence_length)
 
 
 def file_blocks(path, start=0, end=None, block_bytes=BLOCK_BYTES):

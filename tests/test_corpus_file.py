@@ -96,10 +96,16 @@ def lee_file():
     return datapath("lee_background.cor")
 
 
+def python_sentences(path):
+    """LineSentence's sentences through gensim's own Python reader: a plain list (a LineSentence itself
+    is read natively by QWEM, see test_line_sentences_are_read_natively)."""
+    return list(LineSentence(path))
+
+
 def test_build_vocab_from_file_is_linesentences(lee_file):
     native, python = QWEM(min_count=2, vector_size=8), QWEM(min_count=2, vector_size=8)
     native.build_vocab(corpus_file=lee_file)
-    python.build_vocab(LineSentence(lee_file))
+    python.build_vocab(python_sentences(lee_file))
     assert native.wv.index_to_key == python.wv.index_to_key
     np.testing.assert_array_equal(native.wv.expandos["count"], python.wv.expandos["count"])
     assert (native.corpus_count, native.corpus_total_words) == (python.corpus_count, python.corpus_total_words)
@@ -112,7 +118,7 @@ def test_training_from_file_is_training_from_linesentence(lee_file, monkeypatch,
     monkeypatch.setattr(CorpusFiles.blocks, "__defaults__", (4096,))
     kwargs = dict(min_count=2, vector_size=16, workers=1, epochs=2, seed=3, batch_words=batch_words)
     native = QWEM(corpus_file=lee_file, **kwargs)
-    python = QWEM(LineSentence(lee_file), **kwargs)
+    python = QWEM(python_sentences(lee_file), **kwargs)
     np.testing.assert_array_equal(native.wv.vectors, python.wv.vectors)
 
 
@@ -120,11 +126,51 @@ def test_statistics_from_file_are_linesentences(lee_file):
     model = QWEM(min_count=2, vector_size=8, workers=2)
     model.build_vocab(corpus_file=lee_file)
     native = model.count_statistics(corpus_file=lee_file)
-    python = model.count_statistics(LineSentence(lee_file))
+    python = model.count_statistics(python_sentences(lee_file))
     assert (native.upper != python.upper).nnz == 0
     np.testing.assert_array_equal(native.upper.toarray(), python.upper.toarray())
     np.testing.assert_array_equal(native.word_counts, python.word_counts)
     assert native.sentences == python.sentences
+
+
+def test_line_sentences_are_read_natively(lee_file, tmp_path, monkeypatch):
+    """QWEM(LineSentence(path)) and PathLineSentences(folder), gensim's usual way to stream a file, go through
+    the native reader, with the same vocabulary, statistics and trained vectors as the Python reader."""
+    from gensim.models.word2vec import PathLineSentences
+    from gensim_qwem.sources import corpus_as_read as _native_corpus
+    lines = open(lee_file, "rb").read().split(b"\n")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "b.txt").write_bytes(b"\n".join(lines[150:]))
+    (folder / "a.txt").write_bytes(b"\n".join(lines[:150]) + b"\n")
+    read = []
+    monkeypatch.setattr(corpus, "index_lines", lambda *a, _f=corpus.index_lines: read.append(1) or _f(*a))
+    kwargs = dict(min_count=2, vector_size=16, workers=1, epochs=1, seed=3)   # one thread: deterministic
+    python = QWEM(python_sentences(lee_file), **kwargs)
+    assert not read
+    for source in (LineSentence(lee_file), LineSentence(lee_file, max_sentence_length=7),
+                   PathLineSentences(str(folder))):
+        assert isinstance(_native_corpus(source, None)[0], CorpusFiles)
+        model = QWEM(source, **kwargs)
+        reference = python if source.max_sentence_length != 7 else QWEM(list(source), **kwargs)
+        assert model.wv.index_to_key == reference.wv.index_to_key
+        assert (model.corpus_count, model.corpus_total_words) == (reference.corpus_count, reference.corpus_total_words)
+        assert (model.statistics.upper != reference.statistics.upper).nnz == 0
+        np.testing.assert_array_equal(model.wv.vectors, reference.wv.vectors)
+    assert read     # the native reader's kernel did the reading
+
+
+def test_other_line_sentences_stay_with_their_own_reader(lee_file):
+    from gensim_qwem.sources import corpus_as_read as _native_corpus
+
+    class Lowered(LineSentence):
+        def __iter__(self):
+            return ([word.lower() for word in sentence] for sentence in super().__iter__())
+
+    with open(lee_file, "rb") as stream:
+        for source in (LineSentence(lee_file, limit=10), LineSentence(stream), Lowered(lee_file),
+                       python_sentences(lee_file)):
+            assert _native_corpus(source, None)[0] is source
 
 
 def test_several_files_and_folders_read_as_one_corpus(lee_file, tmp_path):
