@@ -16,7 +16,7 @@ DIRECTIVES = {
     "cdivision": True,
     "initializedcheck": DEBUG,
 }
-KERNELS = ["_sgd", "_cooccurrence", "_symmetric", "_corpus_reader"]
+KERNELS = ["_encoding", "_sgd", "_cooccurrence", "_symmetric", "_corpus_reader"]
 
 extensions = [
     Extension(f"gensim_qwem.{name}", [f"gensim_qwem/{name}.pyx"],

@@ -20,8 +20,8 @@ figure ``figures/<same stem>_modes.png``.
 
 Usage::
 
-    python benchmarks/bench_full_batch.py /work/data/enwiki17m.txt --setting paper
-    python benchmarks/bench_full_batch.py /work/data/enwiki17m.txt --setting default --gensim
+    python benchmarks/bench_full_batch.py CORPUS --setting paper
+    python benchmarks/bench_full_batch.py CORPUS --setting default --gensim
 """
 import argparse
 import logging

@@ -14,7 +14,7 @@ figure issue 10 asks about (target <= 3x). Analogy accuracy is measured for both
 
 Usage::
 
-    python benchmarks/bench_memory.py /work/data/enwiki17m.txt --sizes 2M,4M,8M,17M
+    python benchmarks/bench_memory.py CORPUS --sizes 2M,4M,8M,17M
 
 See benchmarks/README.md.
 """

@@ -18,7 +18,7 @@ run in the same session, alternating, ``--repeats`` times:
 
 Usage::
 
-    python benchmarks/bench_native.py /work/data/enwiki17m.txt --old /path/to/old/checkout --repeats 3
+    python benchmarks/bench_native.py CORPUS --old /path/to/old/checkout --repeats 3
 
 The machine's load averages are recorded before and after each measurement: on a shared machine only the
 ratios of the same run mean anything.

@@ -10,7 +10,7 @@ previous eigenvectors, new words' rows 0), in alternating order. For the approxi
 are also recounted exactly from old + new under the grown vocabulary, and the two closed forms compared
 (relative eigenvalue differences; top-100 subspace overlap, ``||U_a^T U_b||_F^2 / 100``).
 
-    python benchmarks/bench_online_update.py /work/data/enwiki17m.txt --old 2M --new 100k,2M
+    python benchmarks/bench_online_update.py CORPUS --old 2M --new 100k,2M
 """
 import argparse
 import json

@@ -15,13 +15,14 @@ COMMON) and are evaluated with bench_vs_gensim's ``evaluate``: Google analogies 
 restrict_vocab=30000; semantic = the 5 non-``gram`` sections, syntactic = the 9 ``gram`` sections),
 WordSim-353 and SimLex-999 Spearman.
 
-A variant is ``WEIGHTS[:POWER][@EIG_POWER]``: ``uniform@0.5`` is the paper's Setting 3.1 (THEORY §4),
+A variant is ``WEIGHTS[:POWER][@EIG_POWER]``: ``uniform@0.5`` is the paper's Setting 3.1
+(docs/theory.rst, "The closed form"),
 ``pair-rate:0.5@0.5`` weights pair (i, j) by ``sqrt(a_i a_j)``, ``geometric:1@0.25`` by ``sqrt(a_i Q_i a_j Q_j)``
 with eigenvalues to the power 0.25; ``default`` is ``analytic_solution()`` with no arguments.
 
 Usage::
 
-    python benchmarks/bench_scaling.py /work/data/enwiki17m.txt --sizes 2M,4M,8M,17M
+    python benchmarks/bench_scaling.py CORPUS --sizes 2M,4M,8M,17M
 """
 import argparse
 import inspect

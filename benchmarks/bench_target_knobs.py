@@ -2,7 +2,8 @@
 """The closed form under other negative-sampling settings in M*: ``negative`` (k) and ``ns_exponent``.
 
 M* = 2 (A - B) / (A + B) with ``B_ij = k (a_i Q_j + a_j Q_i) / 2`` and ``Q ∝ count ** ns_exponent``
-(THEORY §2): k and ns_exponent change B only, so one count of A serves every variant. For each slice
+(docs/theory.rst, "The target matrix M*"): k and ns_exponent change B only, so one count of A serves every
+variant. For each slice
 (the first N lines of the corpus, or all of it) this counts the statistics once with QWEM's defaults
 (``vector_size=100, window=5, min_count=5``, sample 1e-4 unless ``--sample``), then for each variant
 scores ``analytic_solution(negative=..., ns_exponent=..., word_weights=...)``
@@ -15,7 +16,7 @@ model's is the closed form of a model trained with that k, from the same count.
 
 Usage::
 
-    python benchmarks/bench_target_knobs.py /work/data/enwiki17m.txt --lines 27807,all --variants 5:0.75,3:0.5
+    python benchmarks/bench_target_knobs.py CORPUS --lines 27807,all --variants 5:0.75,3:0.5
 """
 import argparse
 import json

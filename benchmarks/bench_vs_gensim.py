@@ -16,7 +16,7 @@ effective (trained) words summed over epochs / ``model.total_train_time``.
 
 Usage::
 
-    python benchmarks/bench_vs_gensim.py /work/data/enwiki17m.txt --max-lines 20000
+    python benchmarks/bench_vs_gensim.py CORPUS --max-lines 20000
 
 See benchmarks/README.md for how to read the results.
 """

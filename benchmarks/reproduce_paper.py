@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Reproduce the setting of Karkada et al. (2025), Table 1 and Fig. 1, on one corpus, in one run.
 
-Paper setting (THEORY §6): vocabulary = the `--vocab` most frequent words (``max_final_vocab``), d = 200,
+Paper setting (Karkada et al. 2025): vocabulary = the `--vocab` most frequent words (``max_final_vocab``), d = 200,
 window 16 per side with linear weights (``shrink_windows=True`` gives offset delta the weight
 ``(L + 1 - delta) / L``), no subsampling (``sample=0``), k = ``negative`` = 1, ``ns_exponent=1``.
 
@@ -25,8 +25,8 @@ the figures ``benchmarks/results/figures/<same stem>_{singular_values,loss,spect
 
 Usage::
 
-    python benchmarks/reproduce_paper.py /work/data/enwiki17m.txt --max-lines 20000   # development slice
-    python benchmarks/reproduce_paper.py /work/data/enwiki17m.txt                     # full corpus
+    python benchmarks/reproduce_paper.py CORPUS --max-lines 20000   # development slice
+    python benchmarks/reproduce_paper.py CORPUS                     # full corpus
 """
 import argparse
 import datetime
@@ -47,7 +47,7 @@ from bench_vs_gensim import eval_data_path, machine_info, write_report  # noqa: 
 
 logger = logging.getLogger("reproduce_paper")
 
-# Karkada et al. (2025), Table 1 (THEORY §6): 2.0B tokens of Wikipedia, V = 10,000, d = 200, window 16, k = 1
+# Karkada et al. (2025), Table 1: 2.0B tokens of Wikipedia, V = 10,000, d = 200, window 16, k = 1
 PAPER = {
     "word2vec": dict(analogy=0.680, men=0.744, wordsim353=0.698),
     "QWEM trained": dict(analogy=0.651, men=0.755, wordsim353=0.682),
@@ -165,9 +165,10 @@ def train_qwem(model, parts, schedule, operator, eigenvectors, norm_sq, total_wo
     advances by ``model.theory_time`` of each slice (``2 c * mean alpha * fraction of an epoch``).
 
     Recorded after each slice: theory time; the singular values of W; W's singular value along each
-    eigen-direction u_k of M* (``||u_k^T W||``, the s_k(t) of THEORY §5; from small init the singular
-    values of W first sit at the random bulk ``sigma sqrt(V)`` and show each step once s_k(t) rises above
-    it); the SGD running loss of the slice mapped to ||W W^T - M*||^2. The exact objective at epoch ends.
+    eigen-direction u_k of M* (``||u_k^T W||``, the s_k(t) of docs/theory.rst, "The dynamics"; from small
+    init the singular values of W first sit at the random bulk ``sigma sqrt(V)`` and show each step once
+    s_k(t) rises above it); the SGD running loss of the slice mapped to ||W W^T - M*||^2. The exact objective
+    at epoch ends.
     """
     from gensim_qwem import TrainingDivergedError
 
@@ -201,7 +202,8 @@ def train_qwem(model, parts, schedule, operator, eigenvectors, norm_sq, total_wo
                 return trace
             fraction = trained / total_words
             step = float(model.theory_time(epochs_done=fraction, alpha=alpha, min_alpha=end_alpha, epochs=fraction))
-            # E[SGD loss over a fraction f of an epoch] = f (c / 4) (||W W^T - M*||^2 - ||M*||^2)  (THEORY §3)
+            # E[SGD loss over a fraction f of an epoch] = f (c / 4) (||W W^T - M*||^2 - ||M*||^2)
+            # (docs/theory.rst, "The target matrix M*")
             trace["sgd_times"].append(now + step / 2)
             trace["sgd_error"].append(4.0 * model.epoch_losses[-1] / (c * fraction) + norm_sq)
             now += step

@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Tied-weight QWEM SGD for one job of sentences (THEORY §1); GIL released for the whole job.
+"""Tied-weight QWEM SGD for one job of sentences (docs/theory.rst, "The loss"); GIL released for the whole job.
 
 Numpy twin: ``gensim_qwem._reference.train_job``.
 """
@@ -10,29 +10,8 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
 from gensim_qwem._blas cimport dot, axpy
+from gensim_qwem._encoding cimport PairSlot, slot_hash
 from gensim_qwem._random cimport next_u64
-
-
-def sentences_to_indices(sentences, dict key_to_index):
-    """Tokens -> (int32 vocabulary indices with OOV words removed, int64 sentence offsets, raw word count)."""
-    cdef Py_ssize_t n_raw = 0, n_kept = 0, n_sent = 0
-    cdef list kept = []
-    cdef list offsets = [0]
-    for sentence in sentences:
-        if isinstance(sentence, (str, bytes)):
-            raise TypeError(
-                "Each sentence of the corpus must be a list of tokens (str), got a plain "
-                f"{type(sentence).__name__} {sentence[:40]!r}. Split your text into words first, "
-                "e.g. [line.split() for line in lines], or use gensim.models.word2vec.LineSentence.")
-        if sentence is None:
-            raise TypeError("The corpus contains a None sentence; every sentence must be a list of tokens.")
-        for token in sentence:
-            index = key_to_index.get(token)
-            if index is not None:
-                kept.append(index)
-        n_raw += len(sentence)
-        offsets.append(len(kept))
-    return (np.asarray(kept, dtype=np.int32), np.asarray(offsets, dtype=np.int64), n_raw)
 
 
 cdef inline int32_t draw_noise(uint64_t *state, const uint32_t *threshold, const int32_t *alias,
@@ -50,59 +29,6 @@ cdef extern from *:
     static inline void qwem_prefetch(const void *p) { __builtin_prefetch(p); }
     """
     void prefetch "qwem_prefetch" (const void *p) noexcept nogil
-
-
-cdef packed struct PairSlot:
-    int32_t key                 # column, -1 for an empty slot
-    float value                 # A[row, column]
-
-
-cdef inline uint64_t slot_hash(int32_t col, uint64_t mask) noexcept nogil:
-    """odd multiplier: a bijection on the low bits, so a row's nearby columns land in distinct slots"""
-    return (<uint64_t><uint32_t>col * 0x9E3779B1ULL) & mask
-
-
-def pair_table(const int64_t[::1] indptr, const int32_t[::1] indices, const double[::1] data):
-    """Per-row open-addressing hash tables of the lower triangle of a symmetric CSR matrix.
-
-    Row r's table holds its entries A[r, c] with c <= r in a power-of-two number of slots >= 2 n_r (load at
-    most 1/2, so a search for an absent column ends within a few probes), at slots[offsets[r]:offsets[r + 1]].
-    Look up A[i, j] in the row of max(i, j): with the vocabulary sorted by frequency that is the rarer word.
-    Returns (offsets int64[V + 1], slots int32[n_slots, 2] holding (column, float32 bits of the value)).
-    """
-    cdef int64_t size = indptr.shape[0] - 1, r, p, n, lo, total = 0
-    cdef uint64_t width, h
-    offsets_arr = np.zeros(size + 1, dtype=np.int64)
-    cdef int64_t[::1] offsets = offsets_arr
-    for r in range(size):
-        n = 0
-        for p in range(indptr[r], indptr[r + 1]):
-            if indices[p] <= r:
-                n += 1
-        width = 0
-        if n:
-            width = 2
-            while width < <uint64_t>(2 * n):
-                width <<= 1
-        total += width
-        offsets[r + 1] = total
-    slots_arr = np.empty((total, 2), dtype=np.int32)
-    slots_arr[:, 0] = -1
-    cdef int32_t[:, ::1] slot_view = slots_arr
-    cdef PairSlot *slots = <PairSlot *>&slot_view[0, 0] if total else NULL
-    with nogil:
-        for r in range(size):
-            lo = offsets[r]
-            width = offsets[r + 1] - lo
-            for p in range(indptr[r], indptr[r + 1]):
-                if indices[p] > r:
-                    continue
-                h = slot_hash(indices[p], width - 1)
-                while slots[lo + h].key >= 0:
-                    h = (h + 1) & (width - 1)
-                slots[lo + h].key = indices[p]
-                slots[lo + h].value = <float>data[p]
-    return offsets_arr, slots_arr
 
 
 cdef inline double lookup_pair(const int64_t *offsets, const PairSlot *slots, int32_t row,
@@ -126,7 +52,7 @@ cdef struct Weighting:
     bint uniform
     const float *dense_psi      # psi for pairs of the `dense_size` most frequent words, row-major
     int64_t dense_size
-    const int64_t *offsets      # pair_table of A, expected positive-pair counts per epoch
+    const int64_t *offsets      # _encoding.pair_table of A, expected positive-pair counts per epoch
     const PairSlot *slots
     const double *pair_rate     # a_i = sum_j A_ij
     const double *noise         # Q_i = count_i ** ns_exponent / Z
@@ -210,19 +136,59 @@ cdef inline float lock_factor(const float *lockf, int64_t lock_len, int32_t word
     return lockf[word % lock_len] if lockf != NULL else 1.0
 
 
-def train_job(
-        float[:, ::1] vectors, const int32_t[::1] indices, const int64_t[::1] offsets,
-        const uint32_t[::1] sample_int, bint subsample,
-        const uint32_t[::1] noise_threshold, const int32_t[::1] noise_alias,
-        int window, bint shrink_windows, int negative, double alpha, uint64_t seed,
-        bint uniform, const int64_t[::1] table_offsets, const int32_t[:, ::1] table_slots,
-        const double[::1] pair_rate, const double[::1] noise, double scale, double max_weight,
-        const float[:, ::1] dense_psi, float[::1] work, int share=1, int noise_draws=0,
-        const float[::1] lockf=None):
-    """Train on one job (sentences already mapped to indices). Returns (loss, effective words, pair updates).
+cdef class UniformWeights:
+    """What the kernel reads for psi_ij = min(c / G_ij, max_weight) (weighting='uniform'), built once per train().
 
-    With `uniform`, psi_ij comes from `dense_psi` for i, j < len(dense_psi) (precomputed, the most
-    frequent words) and from A's :func:`pair_table` (`table_offsets`, `table_slots`) otherwise.
+    `table`: ``_encoding.pair_table`` of A; `pair_rate`, `noise`: a and Q; `scale`: c; `dense_psi`: psi for the
+    pairs of the most frequent words (``target.uniform_weight_block``), read instead of the table.
+    """
+    cdef const int64_t[::1] table_offsets
+    cdef const int32_t[:, ::1] table_slots
+    cdef const double[::1] pair_rate
+    cdef const double[::1] noise
+    cdef const float[:, ::1] dense_psi
+    cdef double scale, max_weight
+
+    def __init__(self, table, pair_rate, noise, double scale, double max_weight, dense_psi):
+        self.table_offsets, self.table_slots = table
+        self.pair_rate, self.noise = pair_rate, noise
+        self.scale, self.max_weight = scale, max_weight
+        self.dense_psi = dense_psi
+
+
+cdef class JobSettings:
+    """Everything of a job but its sentences, learning rate and seed: the same for all jobs of a train() call.
+
+    `noise_table`: (threshold, alias) of ``target.alias_table``; `weights`: :class:`UniformWeights`, or None
+    for weight 1; `lockf`: gensim's ``wv.vectors_lockf`` (float32), or None when all 1.
+    """
+    cdef const uint32_t[::1] sample_int
+    cdef bint subsample
+    cdef const uint32_t[::1] noise_threshold
+    cdef const int32_t[::1] noise_alias
+    cdef int window, negative, share, noise_draws
+    cdef bint shrink_windows
+    cdef UniformWeights weights
+    cdef const float[::1] lockf
+
+    def __init__(self, sample_int, bint subsample, noise_table, int window, bint shrink_windows, int negative,
+                 int share=1, int noise_draws=0, UniformWeights weights=None, lockf=None):
+        self.sample_int, self.subsample = sample_int, subsample
+        self.noise_threshold, self.noise_alias = noise_table
+        self.window, self.shrink_windows, self.negative = window, shrink_windows, negative
+        self.share, self.noise_draws = share, noise_draws
+        self.weights = weights
+        if lockf is not None:
+            self.lockf = lockf
+
+
+def train_job(JobSettings settings, float[:, ::1] vectors, const int32_t[::1] indices, const int64_t[::1] offsets,
+              double alpha, uint64_t seed, float[::1] work):
+    """Train on one job (sentences already mapped to indices, ``_encoding.sentences_to_indices``).
+    Returns (loss, effective words, pair updates).
+
+    With ``settings.weights``, psi_ij comes from its `dense_psi` for i, j < len(dense_psi) (precomputed, the
+    most frequent words) and from A's pair table otherwise.
 
     For each kept centre i and each context j in its (shrunk) window: a positive pair (i, j) and
     `negative` pairs (i, n), n ~ Q (alias table, ``target.alias_table``); the centre's update is applied after its group.
@@ -237,6 +203,15 @@ def train_job(
     Each centre's steps are planned first (same random draws, same order), so that the weights and
     vectors they read can be prefetched: the lookups are independent, their cache misses overlap.
     """
+    cdef const uint32_t[::1] sample_int = settings.sample_int
+    cdef bint subsample = settings.subsample
+    cdef const uint32_t[::1] noise_threshold = settings.noise_threshold
+    cdef const int32_t[::1] noise_alias = settings.noise_alias
+    cdef int window = settings.window, negative = settings.negative, share = settings.share
+    cdef int noise_draws = settings.noise_draws
+    cdef bint shrink_windows = settings.shrink_windows
+    cdef UniformWeights weights = settings.weights
+    cdef bint uniform = weights is not None
     cdef int size = vectors.shape[1]
     cdef int64_t n_tokens = indices.shape[0]
     cdef int64_t n_sentences = offsets.shape[0] - 1
@@ -252,8 +227,8 @@ def train_job(
     cdef Weighting wt
     cdef const float *lock = NULL
     cdef int64_t lock_len = 0
-    if lockf is not None and lockf.shape[0] > 0:
-        lock, lock_len = &lockf[0], lockf.shape[0]
+    if settings.lockf is not None and settings.lockf.shape[0] > 0:
+        lock, lock_len = &settings.lockf[0], settings.lockf.shape[0]
     if noise_draws <= 0:
         noise_draws = negative
     cdef double noise_weight = negative / <double>max(noise_draws, 1)   # each draw's share of the k negatives
@@ -265,15 +240,15 @@ def train_job(
     memset(&wt, 0, sizeof(Weighting))   # only read when uniform; zeroed so no field is ever undefined
     wt.uniform = uniform
     if uniform:
-        wt.offsets = &table_offsets[0]
-        wt.slots = <const PairSlot *>&table_slots[0, 0] if table_slots.shape[0] else NULL
-        wt.pair_rate = &pair_rate[0]
-        wt.noise = &noise[0]
+        wt.offsets = &weights.table_offsets[0]
+        wt.slots = <const PairSlot *>&weights.table_slots[0, 0] if weights.table_slots.shape[0] else NULL
+        wt.pair_rate = &weights.pair_rate[0]
+        wt.noise = &weights.noise[0]
         wt.half_k = 0.5 * negative
-        wt.scale = scale
-        wt.max_weight = max_weight
-        wt.dense_size = dense_psi.shape[0]
-        wt.dense_psi = &dense_psi[0, 0] if wt.dense_size else NULL
+        wt.scale = weights.scale
+        wt.max_weight = weights.max_weight
+        wt.dense_size = weights.dense_psi.shape[0]
+        wt.dense_psi = &weights.dense_psi[0, 0] if wt.dense_size else NULL
 
     try:
         with nogil:

@@ -1,4 +1,4 @@
-"""Closed-form count-based baselines from the same pair statistics QWEM uses (THEORY §7).
+"""Closed-form count-based baselines from the same pair statistics QWEM uses (docs/theory.rst, "Baselines").
 
 Levy & Goldberg (2014) showed that skip-gram with `k` negative samples implicitly factorises the shifted
 PMI matrix ``PMI - log k``; the SVD of the (shifted) positive PMI matrix is the classic closed-form peer

@@ -1,7 +1,9 @@
-"""Closed-form QWEM: eigen-solver, converged embeddings and the training trajectory (THEORY §4-§5)."""
+"""Closed-form QWEM: eigen-solver, converged embeddings and the training trajectory.
+
+See docs/theory.rst, "The closed form" and "The dynamics".
+"""
 import functools
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from timeit import default_timer
 
 import numpy as np
@@ -9,7 +11,7 @@ import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, eigsh
 from threadpoolctl import threadpool_limits
 
-from gensim_qwem.target import usable_cpus
+from gensim_qwem._parallel import RowSplit, usable_cpus
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +46,7 @@ def top_eigenpairs(operator, k, tol=1e-3, seed=0, maxiter=None, ncv=None, method
     (``eigsh(which="LA")``, with `ncv` and `maxiter`); ``"auto"`` takes the block solver unless n is
     under twice its basis (about 12 k vectors), where that basis would be most of the space.
     ``which="LM"`` would return the large negative eigenvalue of the ``-2 * 1 1^T`` part first.
-    Relative tolerance 1e-3 gave the same analogy accuracy as 1e-6 at a fraction of the time
-    (V = 22k, k = 100: 9 s vs 40+ s; benchmarks/results).
+    The default ``tol=1e-3`` is discussed in :doc:`/benchmarks`, "Why the defaults".
     `initial` (n x c, e.g. a previous solve's eigenvectors) warm-starts the block solver
     (:func:`block_lanczos`); ARPACK starts from their sum.
     """
@@ -114,33 +115,23 @@ def basis_budget(operator):
     return min(BASIS_BYTES, max(BASIS_MIN_BYTES, int(BASIS_RELATIVE * stored)))
 
 
-class _RowSplit:
-    """Tall-skinny products ``Q^T W`` and ``W -= Q C`` computed on `threads` threads over row ranges.
+class _RowSplit(RowSplit):
+    """Tall-skinny products ``Q^T W`` and ``W -= Q C`` computed on threads over equal row ranges.
 
     Each thread calls single-threaded BLAS on its own rows; BLAS threads of its own would spin beside the
     sparse kernel's threads and slow the products down (measured: 6.3 s -> 9.8 s of products).
     """
 
-    def __init__(self, n, threads, pool):
-        bounds = np.linspace(0, n, threads + 1).astype(int)
-        self.ranges = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-        self.pool = pool
-
-    def _map(self, fn):
-        if self.pool is None or len(self.ranges) == 1:
-            return [fn(lo, hi) for lo, hi in self.ranges]
-        return list(self.pool.map(lambda r: fn(*r), self.ranges))
-
     def project(self, basis, W):
         """basis W: (m, n) @ (n, b), summed over the row ranges in a fixed order."""
-        parts = self._map(lambda lo, hi: basis[:, lo:hi] @ W[lo:hi])
+        parts = self.map(lambda lo, hi: basis[:, lo:hi] @ W[lo:hi])
         return functools.reduce(np.add, parts)
 
     def subtract(self, W, basis, C):
         """W -= basis^T C in place."""
         def part(lo, hi):
             W[lo:hi] -= basis[:, lo:hi].T @ C
-        self._map(part)
+        self.map(part)
 
     def combine_in_place(self, basis, S, columns=4096):
         """basis[:c] := S^T basis (c = S's columns <= basis rows), `columns` columns of the basis at a time:
@@ -151,14 +142,14 @@ class _RowSplit:
             for first in range(lo, hi, columns):
                 last = min(hi, first + columns)
                 basis[:c, first:last] = St @ basis[:, first:last]
-        self._map(part)
+        self.map(part)
 
     def combine(self, basis, S):
         """basis^T S: (n, m) @ (m, c), e.g. Ritz vectors from the basis."""
         out = np.empty((basis.shape[1], S.shape[1]))
         def part(lo, hi):
             np.matmul(basis[:, lo:hi].T, S, out=out[lo:hi])
-        self._map(part)
+        self.map(part)
         return out
 
 
@@ -193,8 +184,7 @@ def block_lanczos(operator, k, tol=1e-3, seed=0, basis_size=None, max_products=N
     # at least enough products to hold `keep` Ritz vectors, so there are k pairs to return
     max_products = max(50 * basis_size if max_products is None else int(max_products), keep + block)
     threads = usable_cpus() if threads is None else threads
-    pool = ThreadPoolExecutor(threads) if threads > 1 else None
-    rows = _RowSplit(n, threads, pool)
+    rows = _RowSplit.equal(n, threads)
     start = default_timer()
     rng = np.random.default_rng(seed)
     Q = np.empty((basis_size + block, n))        # basis vectors as rows, so Q[:m] is contiguous
@@ -207,56 +197,52 @@ def block_lanczos(operator, k, tol=1e-3, seed=0, basis_size=None, max_products=N
     first_check = keep + block if initial is None else max(keep, 2 * block)
     check_every = 2 * BLOCK if initial is None else block
     m, products, restarts, next_check, next_report = block, 0, 0, first_check, start + 5.0
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            while True:
-                W = np.array(operator.matmat(np.ascontiguousarray(Q[m - block:m].T)), dtype=np.float64, order="C")
-                products += block
-                scale = np.linalg.norm(W, axis=0).max()
-                C = _orthogonalise(W, Q[:m], rows, local=2 * block)
-                H[:m, m - block:m] = C
-                H[m - block:m, :m] = C.T
-                new_block, R = _orthonormal_block(W, Q[:m], rows, rng, scale)
-                del W   # n x 8 each: dropped as soon as used, so the next product does not hold them too
-                if m >= next_check or m + block > basis_size or products >= max_products:
-                    theta, S = scipy.linalg.eigh(H[:m, :m], subset_by_index=[m - keep, m - 1])
-                    theta, S = theta[::-1], S[:, ::-1]
-                    residual = np.linalg.norm(R @ S[m - block:m], axis=0)
-                    done = int(np.sum(residual[:k] <= tol * np.abs(theta[:k])))
-                    if done == k or products >= max_products:
-                        if done < k:
-                            logger.warning("EIGENSOLVE: stopped after %i products with %i of %i pairs converged "
-                                           "to tol %g", products, done, k, tol)
-                        logger.info("EIGENSOLVE: done in %.1fs, %i operator products, %i restarts",
-                                    default_timer() - start, products, restarts)
-                        # Ritz vectors over the first k basis rows; the rest of the basis is given back
-                        # (resize reallocates in place; it refuses while another array views Q) before
-                        # the result is copied, so the solve never holds the basis and the vectors at once
-                        rows.combine_in_place(Q[:m], S[:, :k])
-                        try:
-                            Q.resize((k, n))
-                        except ValueError:
-                            return theta[:k], np.ascontiguousarray(Q[:k].T)
-                        return theta[:k], Q.T
-                    if m + block > basis_size:      # thick restart: Ritz vectors, then the new block
-                        rows.combine_in_place(Q[:m], S)
-                        H[:] = 0.0
-                        H[np.arange(keep), np.arange(keep)] = theta
-                        R = R @ S[m - block:m]      # couples the new block to every kept Ritz vector
-                        m, restarts = keep, restarts + 1
-                    next_check = m + max(check_every, (k - done) // 2)
-                Q[m:m + block] = new_block.T
-                del new_block
-                H[m:m + block, m - R.shape[1]:m] = R
-                H[m - R.shape[1]:m, m:m + block] = R.T
-                m += block
-                if default_timer() >= next_report:
-                    logger.info("EIGENSOLVE: %i operator products in %.0fs (block Lanczos, basis %i)",
-                                products, default_timer() - start, m)
-                    next_report = default_timer() + 5.0
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    with threadpool_limits(limits=1, user_api="blas"):
+        while True:
+            W = np.array(operator.matmat(np.ascontiguousarray(Q[m - block:m].T)), dtype=np.float64, order="C")
+            products += block
+            scale = np.linalg.norm(W, axis=0).max()
+            C = _orthogonalise(W, Q[:m], rows, local=2 * block)
+            H[:m, m - block:m] = C
+            H[m - block:m, :m] = C.T
+            new_block, R = _orthonormal_block(W, Q[:m], rows, rng, scale)
+            del W   # n x 8 each: dropped as soon as used, so the next product does not hold them too
+            if m >= next_check or m + block > basis_size or products >= max_products:
+                theta, S = scipy.linalg.eigh(H[:m, :m], subset_by_index=[m - keep, m - 1])
+                theta, S = theta[::-1], S[:, ::-1]
+                residual = np.linalg.norm(R @ S[m - block:m], axis=0)
+                done = int(np.sum(residual[:k] <= tol * np.abs(theta[:k])))
+                if done == k or products >= max_products:
+                    if done < k:
+                        logger.warning("EIGENSOLVE: stopped after %i products with %i of %i pairs converged "
+                                       "to tol %g", products, done, k, tol)
+                    logger.info("EIGENSOLVE: done in %.1fs, %i operator products, %i restarts",
+                                default_timer() - start, products, restarts)
+                    # Ritz vectors over the first k basis rows; the rest of the basis is given back
+                    # (resize reallocates in place; it refuses while another array views Q) before
+                    # the result is copied, so the solve never holds the basis and the vectors at once
+                    rows.combine_in_place(Q[:m], S[:, :k])
+                    try:
+                        Q.resize((k, n))
+                    except ValueError:
+                        return theta[:k], np.ascontiguousarray(Q[:k].T)
+                    return theta[:k], Q.T
+                if m + block > basis_size:      # thick restart: Ritz vectors, then the new block
+                    rows.combine_in_place(Q[:m], S)
+                    H[:] = 0.0
+                    H[np.arange(keep), np.arange(keep)] = theta
+                    R = R @ S[m - block:m]      # couples the new block to every kept Ritz vector
+                    m, restarts = keep, restarts + 1
+                next_check = m + max(check_every, (k - done) // 2)
+            Q[m:m + block] = new_block.T
+            del new_block
+            H[m:m + block, m - R.shape[1]:m] = R
+            H[m - R.shape[1]:m, m:m + block] = R.T
+            m += block
+            if default_timer() >= next_report:
+                logger.info("EIGENSOLVE: %i operator products in %.0fs (block Lanczos, basis %i)",
+                            products, default_timer() - start, m)
+                next_report = default_timer() + 5.0
 
 
 def _orthogonalise(W, basis, rows, local):
@@ -300,8 +286,9 @@ def embeddings_from_eigenpairs(eigenvalues, eigenvectors, eig_power=0.5, word_we
     """W* = D^{-1/2} U_d diag(max(lambda, 0) ** eig_power); negative modes give zero columns.
 
     With the defaults (``eig_power=0.5``, no `word_weights`) this is ``U_d sqrt(max(lambda, 0))``, the
-    minimiser of ``||W W^T - M*||_F^2`` (THEORY §4). With `word_weights` g (D = diag(g)) and the eigenpairs
-    of ``D^{1/2} M* D^{1/2}`` (:class:`ScaledOperator`), it is the minimiser of the rank-one weighted loss
+    minimiser of ``||W W^T - M*||_F^2`` (docs/theory.rst, "The closed form"). With `word_weights` g
+    (D = diag(g)) and the eigenpairs of ``D^{1/2} M* D^{1/2}`` (:class:`ScaledOperator`), it is the
+    minimiser of the rank-one weighted loss
     ``sum_ij g_i g_j (w_i . w_j - M*_ij)^2`` (:func:`rank_one_weighted_embeddings`). Any other `eig_power`
     rescales the learned directions (hyperwords' ``U S^p``) and minimises neither.
     """
@@ -346,7 +333,9 @@ WORD_WEIGHTS = ("uniform", "pair-rate", "geometric")
 
 
 def word_weights(kind, pair_rate, noise, power=1.0):
-    """Rank-one pair weights ``G_ij ~ g_i g_j`` from the rates the trainer sees (THEORY §2).
+    """Rank-one pair weights ``G_ij ~ g_i g_j`` from the rates the trainer sees.
+
+    See docs/theory.rst, "Rank-one pair weights".
 
     ``"uniform"``: g = 1 (Setting 3.1: every pair weighted equally). ``"pair-rate"``: ``g_i = a_i ** power``,
     a_i = sum_j A_ij the rate at which word i is a centre of a positive pair. ``"geometric"``:
@@ -396,6 +385,19 @@ def singular_value_trajectory(eigenvalues, init_sq, times):
         zero = s0 / (1.0 + s0 * t)   # limit lambda -> 0
     sq = np.where(np.abs(lam) > 1e-12, nonzero, zero)
     return np.sqrt(np.maximum(sq, 0.0))
+
+
+def sgd_flow_time(scale, epochs_done, alpha, min_alpha, epochs):
+    """Gradient-flow time t reached after `epochs_done` of `epochs` epochs of uniform-weighted SGD.
+
+    Each epoch applies, in expectation, ``dW = alpha c (M* - W W^T) W`` (each pair update moves both of its
+    words, and events arrive at rates A and B; c = `scale`), while the theory's flow is
+    ``dW/dt = (M* - W W^T) W / 2``; so ``dt = 2 c alpha`` per epoch. With gensim's linear decay from `alpha`
+    to `min_alpha` over `epochs` epochs, ``t(f) = 2 c E (alpha f - (alpha - min_alpha) f^2 / 2)`` at
+    training fraction ``f = epochs_done / E`` (docs/theory.rst, "The dynamics").
+    """
+    fraction = np.clip(np.asarray(epochs_done, dtype=np.float64) / epochs, 0.0, 1.0)
+    return 2.0 * scale * epochs * (alpha * fraction - (alpha - min_alpha) * fraction ** 2 / 2)
 
 
 def mode_onset_times(eigenvalues, init_sq):

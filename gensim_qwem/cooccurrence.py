@@ -1,4 +1,6 @@
-"""Corpus -> pair statistics (THEORY §2): the expected positive-pair counts A and the unigram counts.
+"""Corpus -> pair statistics: the expected positive-pair counts A and the unigram counts.
+
+See docs/theory.rst, "Pair statistics".
 
 Statistics of independent chunks of a corpus add up (``PairStatistics.__add__``), so counting can be
 spread over shards (threads here, or Dask workers over files) as long as every shard uses the same
@@ -21,7 +23,7 @@ from gensim_qwem._cooccurrence import FIXED_POINT_UNITS, count_pairs_job, sum_tr
 from gensim_qwem._corpus_reader import index_lines
 from gensim_qwem.corpus import CorpusFiles, table_for
 from gensim_qwem._symmetric import upper_row_sums as _upper_row_sums
-from gensim_qwem._sgd import sentences_to_indices
+from gensim_qwem._encoding import sentences_to_indices
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +45,9 @@ class PairStatistics(utils.SaveLoad):
         shrinking, OOV removal and subsampling rules of the trainer. Built from :attr:`upper` on each
         access (about 3x the memory of :attr:`upper`): the solver and the statistics never need it.
     word_counts : numpy.ndarray, int64, V
-        In-vocabulary token counts of the counted text (before subsampling).
+        In-vocabulary token counts of the counted text (before subsampling). A tally of what was counted:
+        the noise distribution Q of M* always comes from the vocabulary's counts
+        (:class:`~gensim_qwem.target.Target`).
     window, shrink_windows : int, bool
         The windowing the counts were made with.
     keep_prob : numpy.ndarray, float64, V

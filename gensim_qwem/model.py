@@ -1,47 +1,37 @@
 """QWEM: a drop-in for :class:`gensim.models.Word2Vec` trained on the quadratic word embedding loss.
 
-Orchestration only: the maths lives in ``cooccurrence`` (statistics), ``target`` (M*),
-``closed_form`` (eigen-solver, trajectory) and the Cython kernels ``_sgd`` / ``_cooccurrence``.
+Orchestration only. The class keeps the model's state and calls: ``_validation`` (checks and their
+messages), ``_lifecycle`` (counting the pair statistics when first needed; ``cooccurrence`` counts them),
+``target`` (one cached :class:`~gensim_qwem.target.Target` per statistics and negative-sampling setting:
+M*, Q, the SGD tables, eigenpairs), ``closed_form`` (embeddings, trajectory), ``training`` (its overrides
+of gensim's training internals and the full-batch trainer) and ``persistence`` (files).
 """
+import contextlib
 import logging
-import numbers
 import os
-import pickle
-import queue
 import threading
-import time
-import traceback
-from timeit import default_timer
-import weakref
-from collections import defaultdict
-from collections.abc import Iterable
-from types import GeneratorType
 
 import numpy as np
-from gensim.models.word2vec import MAX_WORDS_IN_BATCH, LineSentence, Word2Vec
+from gensim.models.word2vec import MAX_WORDS_IN_BATCH, Word2Vec
 from gensim.utils import PICKLE_PROTOCOL
 
-from gensim_qwem._sgd import pair_table, sentences_to_indices, train_job
+from gensim_qwem._sgd import JobSettings
+from gensim_qwem.training import GensimTraining, TrainingDivergedError  # noqa: F401 (public here)
+from gensim_qwem._validation import (NO_PRIOR_VOCABULARY, TRAINERS, WEIGHTINGS, check_closed_form_arguments,  # noqa
+                                     check_corpus, check_model_parameters, check_real, check_tokens,
+                                     negative_sampling_setting, not_utf8, vocabulary_empty_error)
 from gensim_qwem.baselines import keyed_vectors
-from gensim_qwem.closed_form import (WORD_WEIGHTS, ScaledOperator, embeddings_from_eigenpairs, mode_onset_times,
-                                      singular_value_trajectory, top_eigenpairs)
-from gensim_qwem.closed_form import word_weights as closed_form_word_weights
+from gensim_qwem.closed_form import (WORD_WEIGHTS, embeddings_from_eigenpairs, mode_onset_times, sgd_flow_time,
+                                      singular_value_trajectory)
 from gensim_qwem import online, persistence
-from gensim_qwem.cooccurrence import count_statistics, keep_probabilities
-from gensim_qwem.corpus import (CorpusFiles, IndexedJob, indexed_jobs, native_line_sentences, scan_vocabulary,
-                                table_for)
-from gensim_qwem.gradient import (FullBatchDescent, Refinement, modes_learned, settled, step_size,
-                                  top_eigenvalue_estimate)
-from gensim_qwem.persistence import atomic_save
-from gensim_qwem.sources import check_corpus_file, is_remote
-from gensim_qwem.target import (TargetOperator, alias_table, noise_distribution, pair_weight_total,
-                                uniform_weight_block)
+from gensim_qwem import _lifecycle as lifecycle, _npz_state as npz_state
+from gensim_qwem.corpus import CorpusFiles
+from gensim_qwem.sources import corpus_as_read
+from gensim_qwem.target import TargetCache
 
 logger = logging.getLogger(__name__)
 
 REAL = np.float32
-WEIGHTINGS = ("uniform", "none")
-TRAINERS = ("sgd", "gradient")
 # defaults that depend on the weighting (a None argument takes them): 'uniform' trains by full-batch
 # gradient descent on its expected loss; with trainer='sgd' its weights c / G_ij reach max_weight on rare
 # pairs (smaller alpha), and their steps cost more each (one draw per negative)
@@ -50,106 +40,14 @@ WEIGHTING_DEFAULTS = {"trainer": {"none": "sgd", "uniform": "gradient"},
                       "negative_draws": {"none": 1.6, "uniform": 1}}
 # trainer='gradient': step eta = alpha / lambda_1 (stable below 2; 1 is Newton's step for the top mode)
 GRADIENT_ALPHA = 1.0
-# trainer='gradient' with gradient_steps=None stops when settled, or after this many steps
-MAX_GRADIENT_STEPS = 2000
 # pairs among this many most frequent words read psi from a dense float32 block (16 MiB), not the hash tables
 DENSE_WEIGHT_WORDS = 2048
-# rebuilt on demand, never saved: locks, per-train arrays, caches keyed by object identity, and the
-# build_vocab corpus kept for counting the statistics when first needed (counted before any save)
-TRANSIENT = ("_statistics_corpus", "_loss_lock", "_uniform", "_noise_table", "_worker_error", "_spectrum_cache",
-             "_epoch_threads", "_progress_queue", "_weighted_spectrum_cache", "_lockf")
-# gensim's words, for build_vocab(update=True) before any vocabulary
-NO_PRIOR_VOCABULARY = ("You cannot do an online vocabulary-update of a model which has no prior vocabulary. "
-                       "First build the vocabulary of your model with a corpus before doing an online update.")
+# rebuilt on demand, never saved: locks, per-train settings, the epoch's threads, the Target cache, and what
+# build_vocab kept to count the statistics when first needed (they are counted before any save or copy)
+TRANSIENT = ("_pending_statistics", "_loss_lock", "_job_settings", "_epoch", "_targets", "_lockf")
 
 
-class TrainingDivergedError(FloatingPointError):
-    """Training produced non-finite weights; the model keeps the weights of the last finite epoch."""
-
-
-def _param_error(name, requirement, value, exc=ValueError):
-    return exc(f"The '{name}' parameter of QWEM must be {requirement}. Got {value!r} instead.")
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise _param_error(name, f"an int >= {minimum}", value, TypeError)
-    if value < minimum:
-        raise _param_error(name, f"an int >= {minimum}", value)
-
-
-def _check_real(name, value, minimum, strict=True, maximum=None):
-    bound = f"> {minimum}" if strict else f">= {minimum}"
-    if maximum is not None:
-        bound += f" and <= {maximum}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _param_error(name, f"a number {bound}", value, TypeError)
-    if not np.isfinite(value) or (value <= minimum if strict else value < minimum) or (
-            maximum is not None and value > maximum):
-        raise _param_error(name, f"a number {bound}", value)
-
-
-def _native_corpus(corpus_iterable, corpus_file):
-    """(corpus_iterable, corpus_file) with files as a CorpusFiles corpus, read natively (same sentences):
-    local corpus_file, and a LineSentence / PathLineSentences of local files (:func:`native_line_sentences`)."""
-    if corpus_file is not None and corpus_iterable is None:
-        if is_remote(corpus_file):   # a URL: LineSentence through smart_open
-            return LineSentence(corpus_file), None
-        return CorpusFiles(corpus_file), None
-    native = native_line_sentences(corpus_iterable)
-    return (native, None) if native is not None else (corpus_iterable, corpus_file)
-
-
-def _is_one_shot(corpus):
-    """True for iterators (generators, file objects...) that cannot be iterated twice."""
-    return isinstance(corpus, GeneratorType) or iter(corpus) is corpus
-
-
-def _checked_sentences(corpus):
-    """Yield the sentences of `corpus`, with a clear TypeError for any that is not a list of tokens."""
-    for number, sentence in enumerate(corpus):
-        if sentence is None or isinstance(sentence, (str, bytes)) or not hasattr(sentence, "__len__"):
-            shown = "None" if sentence is None else f"a {type(sentence).__name__} {repr(sentence)[:40]}"
-            raise TypeError(
-                f"Sentence #{number} of the corpus is {shown}; every sentence must be a list of str tokens. "
-                "Split text into words first, e.g. [line.split() for line in lines], use "
-                "gensim.models.word2vec.LineSentence, and give an empty sentence as [] rather than None.")
-        yield sentence
-
-
-def _check_tokens(tokens):
-    """TypeError naming the first non-str token among `tokens` (vocabulary keys), if any."""
-    for token in tokens:
-        if not isinstance(token, str):
-            raise TypeError(
-                f"The corpus contains the {type(token).__name__} token {token!r}; every token must be a str. "
-                "Convert the tokens first, e.g. [[str(token) for token in sentence] for sentence in corpus], "
-                "and drop None tokens.")
-
-
-def _not_utf8(error):
-    """The same UnicodeDecodeError, with what to do about it."""
-    return UnicodeDecodeError(
-        error.encoding, error.object, error.start, error.end,
-        f"{error.reason}. The corpus must be UTF-8 text: re-encode the file (e.g. iconv -f latin1 -t utf-8 "
-        "old.txt > new.txt) or decode it yourself and pass lists of str tokens")
-
-
-def _is_corrupt_pickle_error(error):
-    """Whether an error from gensim's load comes from a damaged file rather than from this machine.
-
-    Garbage bytes make pickle fail in many ways: bad opcodes, lengths beyond any size (OverflowError, or a
-    MemoryError while unpickling the small main file), or an object that is not a model at all. A
-    MemoryError while loading the large side arrays is a real shortage of memory and is left alone.
-    """
-    if isinstance(error, MemoryError):
-        return any(frame.name == "unpickle" for frame in traceback.extract_tb(error.__traceback__))
-    if isinstance(error, AttributeError):
-        return "_load_specials" in str(error)
-    return True
-
-
-class QWEM(Word2Vec):
+class QWEM(GensimTraining, Word2Vec):
     """Quadratic word embedding model: skip-gram negative sampling with the loss expanded to second
     order and tied word/context vectors, whose trained embeddings are known in closed form.
 
@@ -188,9 +86,8 @@ class QWEM(Word2Vec):
         lambda / 1.5 and 2 lambda, and a relative gradient <= 0.05: after every onset), go on with
         preconditioned heavy-ball steps (:class:`gensim_qwem.gradient.Refinement`), each taken only if
         it lowers the loss. Plain steps rotate the nearly equal eigen-directions at the cut d into place
-        at a rate set by ``lambda_1``; these converge at a rate set by the modes' own size (paper setting
-        on enwiki17m: relative Gram distance to the closed form 0.29 -> 0.09 in 90 steps, where plain
-        steps took 700 steps to 0.16).
+        at a rate set by ``lambda_1``; these converge at a rate set by the modes' own size
+        (measurements: :doc:`/benchmarks`, "Why the defaults").
         Those steps are not on the gradient flow's clock: ``flow_time`` goes on by the plain step
         ``alpha / lambda_1`` per step, as a step count on the flow's scale; ``model.refined_steps`` counts
         them (last :meth:`train` call). False: plain steps throughout.
@@ -208,10 +105,8 @@ class QWEM(Word2Vec):
         each weighted ``negative / draws``. The same expected update (so the same objective, closed form
         and dynamics; `negative` still sets the negative rates B) with less noise, for more vector
         updates per centre. Default (None): 1.6 with weighting='none' (8 draws for negative=5), where the
-        noise of the negatives limits what 3 epochs reach: on enwiki17m, 3 epochs, analogy accuracy was
-        28.1% with 5 draws, 30.4% with 7, 31.4% with 8, 34.0% (32.3% with another seed) with 10 and
-        36.0% with 20, each draw costing time (benchmarks/results/tune_negative_draws_*). 1 with
-        'uniform', whose weighted steps cost more each.
+        noise of the negatives limits what a few epochs reach; 1 with 'uniform', whose weighted steps
+        cost more each (measurements: :doc:`/benchmarks`, "Why the defaults").
     max_weight : float
         Cap on the uniform pair weight ``c / G_ij``; pairs of two rare words would otherwise take
         steps large enough to diverge. Pairs below the cap are weighted exactly.
@@ -219,14 +114,11 @@ class QWEM(Word2Vec):
         With trainer='gradient': the step as a fraction of ``1 / lambda_1`` (default 1, stable below 2;
         smaller steps follow the continuous-time trajectory ``s_k(t)`` more closely). With trainer='sgd':
         the initial learning rate, decayed linearly to `min_alpha` as in Word2Vec; default (None) 0.0125
-        with weighting='none' (half word2vec's, better in 3 epochs on enwiki17m), 0.001 with
-        weighting='uniform' (its weights reach `max_weight` on rare pairs; it diverged at 0.005 on
-        enwiki17m). The measurements are in benchmarks/results/ (``*_e3_*``, ``tune_defaults_*``).
+        with weighting='none' (half word2vec's), 0.001 with weighting='uniform' (its weights reach
+        `max_weight` on rare pairs). Measurements: :doc:`/benchmarks`, "Why the defaults".
     sample : float
-        Subsampling threshold, as in Word2Vec. The default 1e-4 is a tenth of word2vec's: on enwiki17m
-        (3 epochs, weighting='none', seeds 1-3) trained vectors reached 27.4-28.2% analogy accuracy
-        against 23.7-24.9% at 1e-3, with fewer (kept) words to train on; the closed form is the same at both
-        (36.1% vs 35.9%). See benchmarks/results/tune_defaults_2026-11-25_enwiki17m.md.
+        Subsampling threshold, as in Word2Vec. The default 1e-4 is a tenth of word2vec's, with fewer
+        (kept) words to train on (measurements: :doc:`/benchmarks`, "Why the defaults").
     """
 
     def __init__(
@@ -255,7 +147,7 @@ class QWEM(Word2Vec):
         self.statistics = None
         self.epoch_losses = []
         self._loss_lock = threading.Lock()
-        self._worker_error = None
+        self._epoch = None
         self._check_model_parameters(sg=sg, hs=hs, vector_size=vector_size, window=window, negative=negative,
                                      epochs=epochs, workers=workers, alpha=alpha, min_alpha=min_alpha,
                                      sample=sample, ns_exponent=ns_exponent, min_count=min_count)
@@ -271,52 +163,12 @@ class QWEM(Word2Vec):
     # ------------------------------------------------------------------ parameters
     def _check_model_parameters(self, **overrides):
         """Validate hyper-parameters where they are used (users change attributes between calls)."""
-        get = lambda name: overrides[name] if name in overrides else getattr(self, name)  # noqa: E731
-        if get("sg") != 1:
-            raise ValueError("QWEM is a skip-gram model: the 'sg' parameter of QWEM must be 1. "
-                             f"Got {get('sg')!r} instead (CBOW, sg=0, is not supported).")
-        if get("hs") != 0:
-            raise ValueError("QWEM trains with negative sampling only: the 'hs' parameter of QWEM must be 0. "
-                             f"Got {get('hs')!r} instead (hierarchical softmax has no quadratic form).")
-        vector_size = get("vector_size") if "vector_size" in overrides else self.wv.vector_size
-        _check_int("vector_size", vector_size, 1)
-        _check_int("window", get("window"), 1)
-        _check_int("negative", get("negative"), 1)
-        _check_int("epochs", get("epochs"), 1)
-        _check_int("workers", get("workers"), 1)
-        _check_int("min_count", get("min_count"), 0)
-        _check_real("alpha", get("alpha"), 0.0)
-        _check_real("min_alpha", get("min_alpha"), 0.0, strict=False)
-        _check_real("sample", get("sample") or 0, 0.0, strict=False)
-        _check_real("ns_exponent", get("ns_exponent"), -np.inf)
-        if self.weighting not in WEIGHTINGS:
-            raise _param_error("weighting", f"one of {WEIGHTINGS}", self.weighting)
-        if self.init_scale is not None:
-            _check_real("init_scale", self.init_scale, 0.0)
-        _check_real("max_weight", self.max_weight, 0.0)
-        _check_int("negative_share", self.negative_share, 1)
-        if self.negative_draws is not None:
-            _check_real("negative_draws", self.negative_draws, 1.0, strict=False)
-        if self.trainer not in TRAINERS:
-            raise _param_error("trainer", f"one of {TRAINERS}", self.trainer)
-        if self.trainer == "gradient":
-            if self.weighting != "uniform":
-                raise ValueError(
-                    "trainer='gradient' descends the uniform loss ||W W^T - M*||^2, so it needs "
-                    f"weighting='uniform'. Got weighting={self.weighting!r}; use trainer='sgd' with it.")
-            if not get("alpha") < 2.0:
-                raise _param_error("alpha", "a number > 0 and < 2 with trainer='gradient' (the step is "
-                                   "alpha / lambda_1, unstable from 2 on)", get("alpha"))
-            if self.gradient_steps is not None:
-                _check_int("gradient_steps", self.gradient_steps, 1)
-            _check_real("gradient_tol", self.gradient_tol, 0.0)
-            if not isinstance(self.gradient_refinement, (bool, np.bool_)):
-                raise _param_error("gradient_refinement", "True or False", self.gradient_refinement, TypeError)
+        check_model_parameters(self, **overrides)
 
     def _noise_draws(self):
         """Noise words drawn per group of contexts: round(negative * negative_draws), at least `negative`."""
         draws = self.negative_draws
-        if draws is None:  # 1.6 with weighting='none': 8 draws for k = 5 (+3.3 analogy points at 3 epochs)
+        if draws is None:  # 1.6 with weighting='none': 8 draws for k = 5 (docs/benchmarks.rst, "Why the defaults")
             draws = WEIGHTING_DEFAULTS["negative_draws"][self.weighting]
         return max(int(self.negative), int(round(self.negative * float(draws))))
 
@@ -381,12 +233,12 @@ class QWEM(Word2Vec):
         ``R A R + A_new`` over the grown vocabulary, A_new counted from this corpus now: approximate for
         the old corpus (its pairs with the new words are missing; see :mod:`gensim_qwem.online`).
         Statistics still pending are counted, when first needed, from all the corpora under the grown
-        vocabulary. The closed form is then solved anew (a start from the last eigenvectors was slower:
-        benchmarks/bench_online_update.py).
+        vocabulary. The closed form is then solved anew (a start from the last eigenvectors was slower;
+        :doc:`/benchmarks`, "Why the defaults").
         """
         self._check_model_parameters()
-        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
-        corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
+        check_corpus(corpus_iterable, corpus_file)
+        corpus_iterable, corpus_file = corpus_as_read(corpus_iterable, corpus_file)
         if client is not None:
             if not isinstance(corpus_iterable, CorpusFiles):
                 raise TypeError("build_vocab(client=...) counts files on the cluster: pass corpus_file, not "
@@ -398,77 +250,31 @@ class QWEM(Word2Vec):
         if update and not len(self.wv):
             raise RuntimeError(NO_PRIOR_VOCABULARY)
         previous = self._snapshot_vocab()
-        grown_from = (self._statistics, getattr(self, "_statistics_corpus", None))   # what an update grows
+        grown_from = (self._statistics, getattr(self, "_pending_statistics", None))   # what an update grows
         try:  # a failure anywhere (vocabulary or statistics pass) leaves the previous model as it was
             super().build_vocab(corpus_iterable=corpus_iterable, corpus_file=corpus_file, update=update,
                                 progress_per=progress_per, keep_raw_vocab=keep_raw_vocab, trim_rule=trim_rule,
                                 **kwargs)
             self._check_vocabulary_not_empty()
             if update:
-                self._grow_statistics(corpus_iterable, *grown_from)
+                scheme = self._sampling_scheme()
+                statistics, pending = lifecycle.grown(
+                    *grown_from, corpus_iterable, lambda corpus: lifecycle.count(
+                        corpus, self.wv, scheme, self.workers, self.corpus_total_words), len(self.wv), scheme)
             else:
-                self.statistics = None
-                if _is_one_shot(corpus_iterable):
-                    logger.warning("the corpus is a one-shot iterator: pair statistics will be counted from the "
-                                   "training corpus when first needed")
-                else:
-                    self._statistics_corpus = corpus_iterable
+                statistics, pending = None, lifecycle.PendingCount.of(corpus_iterable)
+            self.statistics = statistics
+            self._pending_statistics = pending
         except BaseException as error:
             self._restore_vocab(previous)
             if isinstance(error, UnicodeDecodeError):
-                raise _not_utf8(error) from error
+                raise not_utf8(error) from error
             raise
-
-    def _grow_statistics(self, corpus_iterable, old, pending):
-        """Pair statistics after ``build_vocab(corpus, update=True)`` (:mod:`gensim_qwem.online`)."""
-        if old is None and pending is None:
-            return
-        if _is_one_shot(corpus_iterable):
-            logger.warning("build_vocab(update=True) with a one-shot iterator: the pair statistics cannot count "
-                           "it, so they are dropped; call model.count_statistics(corpus) on the whole corpus")
-            self.statistics = None
-        elif old is None:  # not counted yet: count every corpus when first needed, exactly
-            self.statistics = None
-            self._statistics_corpus = online.Concatenated(pending, corpus_iterable)
-        else:
-            keep, window, shrink = self._sampling_scheme()
-            if not old.matches(old.keep_prob, window, shrink):
-                raise RuntimeError("The pair statistics were counted with another window/shrink_windows than the "
-                                   "model has now; call model.count_statistics(corpus) before the update.")
-            new = count_statistics(corpus_iterable, self.wv.key_to_index, keep, window, shrink,
-                                   workers=self.workers, total_words=self.corpus_total_words)
-            self.statistics = online.grown_statistics(old, len(self.wv), keep) + new
-
-    def _scan_vocab(self, sentences, progress_per, trim_rule):
-        if isinstance(sentences, CorpusFiles) and not self.max_vocab_size:  # no pruning: all words counted
-            return self._scan_vocab_native(sentences)
-        total_words, corpus_count = super()._scan_vocab(_checked_sentences(sentences), progress_per, trim_rule)
-        _check_tokens(self.raw_vocab)
-        return total_words, corpus_count
-
-    def _scan_vocab_native(self, corpus):
-        """Word2Vec's vocabulary scan of files, read by the native reader: same counts, same word order."""
-        def progress(raw_words, sentences, distinct):
-            if default_timer() >= progress.next_report:
-                logger.info("PROGRESS: at sentence #%i, processed %i words, keeping %i word types",
-                            sentences, raw_words, distinct)
-                progress.next_report = default_timer() + 5.0
-        progress.next_report = default_timer() + 5.0
-        if corpus.client is not None:
-            from gensim_qwem.distributed import scan_vocabulary_on
-            vocab, total_words, corpus_count = scan_vocabulary_on(corpus.client, corpus)
-        else:
-            vocab, total_words, corpus_count = scan_vocabulary(corpus.blocks(), corpus.max_sentence_length,
-                                                               progress)
-        self.raw_vocab = defaultdict(int, vocab)
-        return total_words, corpus_count
 
     def _check_vocabulary_not_empty(self, source=None):
         if len(self.wv) == 0:
             source = source or f"corpus of {self.corpus_total_words} words in {self.corpus_count} sentences"
-            raise ValueError(
-                f"No word occurs at least min_count={self.min_count} times ({source}), so the vocabulary "
-                "is empty. Lower min_count or give a larger corpus.")
+            raise vocabulary_empty_error(self.min_count, source)
 
     def build_vocab_from_freq(self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None,
                               update=False):
@@ -476,7 +282,7 @@ class QWEM(Word2Vec):
         self._check_model_parameters()
         if update and not len(self.wv):
             raise RuntimeError(NO_PRIOR_VOCABULARY)
-        _check_tokens(word_freq)
+        check_tokens(word_freq)
         previous = self._snapshot_vocab()
         try:
             super().build_vocab_from_freq(word_freq, keep_raw_vocab=keep_raw_vocab, corpus_count=corpus_count,
@@ -488,66 +294,24 @@ class QWEM(Word2Vec):
         self.statistics = None
 
     def _snapshot_vocab(self):
-        # gensim rebuilds self.wv in place (new lists and dicts, in-place writes to its word attributes):
-        # keep copies of its containers so a failed build leaves the very same object as it was
+        """What build_vocab may change, so that a failed build leaves the very same objects as they were: the
+        model's attributes (a shallow copy: gensim assigns new values) and copies of its wv's containers
+        (gensim rebuilds those in place: new lists and dicts, in-place writes to its word attributes)."""
         wv = dict(self.wv.__dict__, index_to_key=list(self.wv.index_to_key),
                   key_to_index=dict(self.wv.key_to_index),
                   expandos={name: np.array(values) for name, values in self.wv.expandos.items()})
-        snapshot = {name: getattr(self, name, None) for name in
-                    ("wv", "corpus_count", "corpus_total_words", "raw_vocab", "cum_table", "_statistics",
-                     "_statistics_corpus",
-                     "min_count", "sample", "effective_min_count", "random")}
-        return snapshot, wv
+        return dict(self.__dict__), wv
 
     def _restore_vocab(self, snapshot):
         attributes, wv = snapshot
-        for name, value in attributes.items():
-            setattr(self, name, value)
+        self.__dict__.clear()
+        self.__dict__.update(attributes)
         self.wv.__dict__.clear()
         self.wv.__dict__.update(wv)
 
-    def _check_corpus(self, corpus_iterable, corpus_file):
-        """Clear errors for corpora gensim would silently misread; returns the corpus to use."""
-        if isinstance(corpus_iterable, (str, bytes)):
-            raise TypeError(
-                "corpus_iterable must be an iterable of token lists, not a string. For a file on disk pass "
-                f"corpus_file={corpus_iterable!r} or LineSentence({corpus_iterable!r}); for raw text "
-                "pass [text.split()].")
-        if corpus_file is not None:
-            if is_remote(corpus_file):
-                check_corpus_file(corpus_file)   # a URL, read through smart_open: opened once to fail early
-            else:
-                CorpusFiles(corpus_file)   # a file, a folder or a list of them: a clear error if not
-        return corpus_iterable
-
-    def _check_corpus_sanity(self, corpus_iterable=None, corpus_file=None, passes=1):
-        # gensim's own checks, less its refusal of compressed corpus_file (QWEM reads files itself)
-        if corpus_file is None and corpus_iterable is None:
-            raise TypeError("Either one of corpus_file or corpus_iterable value must be provided")
-        if corpus_file is not None and corpus_iterable is not None:
-            raise TypeError("Both corpus_file and corpus_iterable must not be provided at the same time")
-        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
-        if corpus_iterable is not None and not isinstance(corpus_iterable, Iterable):
-            raise TypeError(
-                f"The corpus_iterable must be an iterable of lists of strings, got {corpus_iterable!r} instead")
-        if isinstance(corpus_iterable, GeneratorType) and passes > 1:
-            raise TypeError(
-                f"Using a generator as corpus_iterable can't support {passes} passes. Try a re-iterable sequence.")
-        # gensim rejects generators for several passes; other one-shot iterators (iter(list), open files)
-        # would silently give empty epochs after the first
-        corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
-        if passes > 1 and corpus_iterable is not None and _is_one_shot(corpus_iterable):
-            raise TypeError(
-                f"Using a one-shot iterator ({type(corpus_iterable).__name__}) as corpus_iterable can't support "
-                f"{passes} passes. Try a re-iterable sequence (a list, or LineSentence for a file).")
-
     def _sampling_scheme(self):
         """(keep probabilities, window, shrink_windows) exactly as the trainer samples pairs."""
-        if self.sample:
-            keep = keep_probabilities(self.wv.expandos["sample_int"])
-        else:
-            keep = np.ones(len(self.wv))
-        return keep, self.window, self.shrink_windows
+        return lifecycle.sampling_scheme(self.wv, self.sample, self.window, self.shrink_windows)
 
     @property
     def statistics(self):
@@ -555,21 +319,27 @@ class QWEM(Word2Vec):
 
         Counted from the :meth:`build_vocab` corpus on first access; set to replace or drop them.
         """
-        if self._statistics is None and getattr(self, "_statistics_corpus", None) is not None:
-            logger.info("counting the pair statistics of the build_vocab corpus, first needed now")
-            try:
-                self.count_statistics(self._statistics_corpus)
-            except OSError as error:
-                raise OSError(
-                    f"The pair statistics are counted from the build_vocab corpus when first needed, and it can "
-                    f"no longer be read ({error}). Call model.count_statistics(corpus) with the same corpus."
-                ) from error
-        return self._statistics
+        return self._counted_statistics()
 
     @statistics.setter
     def statistics(self, value):
         self._statistics = value
-        self._statistics_corpus = None
+        self._pending_statistics = None
+        self._targets = None   # what was derived from the previous statistics (their operator holds A)
+
+    def _counted_statistics(self):
+        """The statistics, counted now if build_vocab left them pending: where the model needs them (closed
+        form, spectrum, weighting='uniform' training, save and copies), it calls this."""
+        pending = getattr(self, "_pending_statistics", None)
+        if self._statistics is None and pending is not None:
+            self.statistics = pending.count(self._count)
+        return self._statistics
+
+    def _count(self, corpus, workers=None, client=None):
+        """Statistics of `corpus` under the model's vocabulary and sampling: on the dask client given, or the
+        one build_vocab(client=...) attached to the files, else on `workers` threads (default the model's)."""
+        return lifecycle.count(corpus, self.wv, self._sampling_scheme(), workers or self.workers,
+                               self.corpus_total_words, client or getattr(corpus, "client", None))
 
     def count_statistics(self, corpus_iterable=None, corpus_file=None, workers=None, client=None):
         """(Re)count the pair statistics A of a corpus under the current vocabulary and sampling settings.
@@ -580,42 +350,34 @@ class QWEM(Word2Vec):
         """
         if not self.wv.key_to_index:
             raise RuntimeError("You must build the vocabulary (build_vocab) before counting pair statistics.")
-        self._check_corpus(corpus_iterable, corpus_file)
-        corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
+        check_corpus(corpus_iterable, corpus_file)
+        corpus_iterable, corpus_file = corpus_as_read(corpus_iterable, corpus_file)
         if corpus_iterable is None:
             raise TypeError("Pass corpus_iterable or corpus_file to count pair statistics.")
-        keep, window, shrink = self._sampling_scheme()
-        client = client or getattr(corpus_iterable, "client", None)
-        if client is not None:
-            from gensim_qwem.distributed import count_statistics_on
-            self.statistics = count_statistics_on(client, corpus_iterable, self.wv.index_to_key, keep, window, shrink)
-            return self.statistics
-        self.statistics = count_statistics(corpus_iterable, self.wv.key_to_index, keep, window, shrink,
-                                           workers=workers or self.workers, total_words=self.corpus_total_words)
+        self.statistics = self._count(corpus_iterable, workers, client)
         return self.statistics
 
     def _current_statistics(self):
-        if self.statistics is None:
-            raise RuntimeError(
-                "This model has no pair statistics yet. Build the vocabulary from a re-iterable corpus "
-                "(a list, LineSentence or corpus_file), or call model.count_statistics(corpus).")
-        if not self.statistics.matches(*self._sampling_scheme()):
-            raise RuntimeError(
-                "The pair statistics were counted with other window/shrink_windows/sample settings than the "
-                "model has now; call model.count_statistics(corpus) to recount them.")
-        return self.statistics
+        return lifecycle.checked(self._counted_statistics(), self._sampling_scheme())
 
     def target_operator(self, negative=None, ns_exponent=None):
-        """M* of this model's statistics and sampling settings, as a ``LinearOperator`` (THEORY §2).
+        """M* of this model's statistics and sampling settings, as a ``LinearOperator``.
+
+        See docs/theory.rst, "The target matrix M*".
 
         `negative` / `ns_exponent` replace the model's k and noise exponent in B (the closed form's own
         setting, :meth:`analytic_solution`)."""
-        stats = self._current_statistics()
-        negative, ns_exponent = self._negative_sampling_setting(negative, ns_exponent)
-        return TargetOperator.from_statistics(stats, self._vocab_counts(), negative, ns_exponent)
+        return self._target(negative, ns_exponent).operator
 
-    def _vocab_counts(self):
-        return np.asarray(self.wv.expandos["count"], dtype=np.int64)
+    def _target(self, negative=None, ns_exponent=None, statistics=True):
+        """The cached :class:`~gensim_qwem.target.Target` of the statistics (counted now if pending; False:
+        whatever is there, without counting) and the negative-sampling setting (default: the model's)."""
+        setting = negative_sampling_setting(self, negative, ns_exponent)
+        stats = self._current_statistics() if statistics else self._statistics
+        if getattr(self, "_targets", None) is None:
+            self._targets = TargetCache()
+        return self._targets.get(stats, self.wv.expandos["count"], *setting,
+                                 own=setting == (self.negative, self.ns_exponent))
 
     # ------------------------------------------------------------------ closed form
     def analytic_solution(self, vector_size=None, replace=False, tol=1e-3, word_weights="uniform",
@@ -624,7 +386,7 @@ class QWEM(Word2Vec):
 
         (lambda, U_d) are the top-d eigenpairs by signed value of ``D^{1/2} M* D^{1/2}``, D = diag(g) the
         word weights. With ``eig_power=0.5`` W minimises ``sum_ij g_i g_j (w_i . w_j - M*_ij)^2`` over all
-        V x d matrices (Karkada et al. 2025, Prop. 2; THEORY §4 when g = 1).
+        V x d matrices (Karkada et al. 2025, Prop. 2; docs/theory.rst, "The closed form", when g = 1).
 
         Parameters
         ----------
@@ -640,10 +402,8 @@ class QWEM(Word2Vec):
             ``'uniform'`` (default, g = 1) is the paper's Setting 3.1, ``||W W^T - M*||_F^2``: the end
             point of ``weighting='uniform'`` training and of the dynamics (:meth:`spectrum`).
             ``'pair-rate'``: ``g_i = a_i ** weight_power`` with a_i = sum_j A_ij the word's positive-pair
-            rate; ``'geometric'``: ``g_i = (a_i Q_i) ** (weight_power / 2)``. 'pair-rate' at 0.25 scored
-            36.5% Google analogies on the full enwiki17m against 36.1% for 'uniform', but 0.3-0.9 points
-            below it on the 2M-8M token slices and in the paper's setting
-            (benchmarks/results/scaling_2026-12-02_enwiki17m.md), so the default stays 'uniform'.
+            rate; ``'geometric'``: ``g_i = (a_i Q_i) ** (weight_power / 2)`` (how they compare:
+            :doc:`/benchmarks`, "Why the defaults").
         weight_power : float
             Exponent of the non-uniform word weights (ignored for 'uniform').
         eig_power : float
@@ -653,9 +413,8 @@ class QWEM(Word2Vec):
             The negative-sampling setting behind M* (k and the exponent of Q in ``B_ij = k (a_i Q_j + a_j
             Q_i) / 2``); default: the model's ``negative`` and ``ns_exponent``. Another value gives the
             closed form of a model trained with that setting, from the same statistics (A does not depend
-            on it), but not the end point of training this model. ``negative=3, ns_exponent=0.6`` scored
-            37.3% Google analogies on enwiki17m against 36.1% at the defaults (5, 0.75), ahead on every
-            slice from 2M tokens up, with WS-353 .682 against .689 (benchmarks/results/target_knobs_*).
+            on it), but not the end point of training this model (how settings compare:
+            :doc:`/benchmarks`, "Why the defaults").
 
         Returns
         -------
@@ -663,18 +422,9 @@ class QWEM(Word2Vec):
             Same vocabulary and order as ``model.wv``.
         """
         dim = self.wv.vector_size if vector_size is None else vector_size
-        _check_int("vector_size", dim, 1)
-        if dim >= len(self.wv):
-            raise ValueError(f"analytic_solution needs vector_size < vocabulary size ({len(self.wv)} words). "
-                             f"Got vector_size={dim}; ask for fewer dimensions or use a larger vocabulary.")
-        if replace and dim != self.wv.vector_size:
-            raise ValueError(f"replace=True needs vector_size == model.vector_size ({self.wv.vector_size}). "
-                             f"Got {dim} instead.")
-        if word_weights not in WORD_WEIGHTS:
-            raise _param_error("word_weights", f"one of {WORD_WEIGHTS}", word_weights)
-        _check_real("weight_power", weight_power, -np.inf)
-        _check_real("eig_power", eig_power, -np.inf)
-        setting = self._negative_sampling_setting(negative, ns_exponent)
+        check_closed_form_arguments(dim, len(self.wv), self.wv.vector_size, replace, word_weights, WORD_WEIGHTS,
+                                    weight_power, eig_power)
+        setting = negative_sampling_setting(self, negative, ns_exponent)
         eigenvalues, eigenvectors, weights = self._closed_form_spectrum(dim, tol, word_weights, weight_power, setting)
         kv = self._keyed_vectors(embeddings_from_eigenpairs(eigenvalues, eigenvectors, eig_power, weights))
         if replace:
@@ -682,37 +432,11 @@ class QWEM(Word2Vec):
             self.wv.norms = None
         return kv
 
-    def _negative_sampling_setting(self, negative=None, ns_exponent=None):
-        """(k, ns_exponent) behind M*: the model's, or the closed form's own where given (validated)."""
-        if negative is not None:
-            _check_real("negative", negative, 0.0)
-        if ns_exponent is not None:
-            _check_real("ns_exponent", ns_exponent, -np.inf)
-        return (self.negative if negative is None else negative,
-                self.ns_exponent if ns_exponent is None else ns_exponent)
-
-    def _closed_form_spectrum(self, k, tol, word_weights, weight_power, setting=None):
-        """Top-k eigenpairs of D^{1/2} M* D^{1/2} and g (None when uniform). The model's own uniform M* is
-        :meth:`spectrum`'s (shared with the dynamics); any other target (word weights, or a negative-sampling
-        `setting` other than the model's) is solved apart, the last such solve cached."""
-        setting = (self.negative, self.ns_exponent) if setting is None else setting
-        if word_weights == "uniform" and setting == (self.negative, self.ns_exponent):
-            return (*self.spectrum(k, tol=tol), None)
-        key = (tol, weakref.ref(self._current_statistics()), *setting, len(self.wv), word_weights,
-               float(weight_power))
-        cached = getattr(self, "_weighted_spectrum_cache", None)
-        if cached is None or cached[0] != key or len(cached[1]) < k:
-            operator = self.target_operator(*setting)
-            if word_weights == "uniform":
-                weights, scaled = None, operator
-            else:
-                weights = closed_form_word_weights(word_weights, operator.pair_rate, operator.noise, weight_power)
-                scaled = ScaledOperator(operator, weights)
-            eigenvalues, eigenvectors = top_eigenpairs(scaled, k, tol=tol, seed=self.seed)
-            signs = np.sign(eigenvectors[np.abs(eigenvectors).argmax(axis=0), np.arange(k)])
-            cached = self._weighted_spectrum_cache = (key, eigenvalues, eigenvectors * signs, weights)
-        self.eigenvalues_ = cached[1][:k]   # lambda' of the last closed form, as spectrum() leaves lambda
-        return cached[1][:k], cached[2][:, :k], cached[3]
+    def _closed_form_spectrum(self, k, tol, word_weights, weight_power, setting):
+        """Top-k eigenpairs of D^{1/2} M* D^{1/2} and g (None when uniform), from the target's cache."""
+        values, vectors, weights = self._target(*setting).eigenpairs(k, tol, self.seed, word_weights, weight_power)
+        self.eigenvalues_ = values   # lambda' of the last closed form, as spectrum() leaves lambda
+        return values, vectors, weights
 
     def _keyed_vectors(self, weights):
         """KeyedVectors with this model's vocabulary, order and word attributes, holding `weights`."""
@@ -729,16 +453,9 @@ class QWEM(Word2Vec):
         served from a larger cached solve (e.g. :meth:`eigen_features` after :meth:`analytic_solution`).
         """
         k = self.wv.vector_size if k is None else k
-        # a weak reference, not id(): a new statistics object may reuse a freed one's id
-        key = (tol, weakref.ref(self._current_statistics()), self.negative, self.ns_exponent, len(self.wv))
-        cached = getattr(self, "_spectrum_cache", None)
-        if cached is None or cached[0] != key or len(cached[1]) < k:  # a larger solve serves smaller k
-            eigenvalues, eigenvectors = top_eigenpairs(self.target_operator(), k, tol=tol, seed=self.seed)
-            # fix each eigenvector's arbitrary sign: largest-magnitude loading positive
-            signs = np.sign(eigenvectors[np.abs(eigenvectors).argmax(axis=0), np.arange(k)])
-            cached = self._spectrum_cache = (key, eigenvalues, eigenvectors * signs)
-        self.eigenvalues_ = cached[1][:k]
-        return cached[1][:k], cached[2][:, :k]
+        eigenvalues, eigenvectors, _ = self._target().eigenpairs(k, tol, self.seed)
+        self.eigenvalues_ = eigenvalues
+        return eigenvalues, eigenvectors
 
     def eigen_features(self, k=10, topn=10):
         """For each of the top-`k` eigen-directions of M*, the `topn` words with the largest loadings.
@@ -754,35 +471,26 @@ class QWEM(Word2Vec):
 
     def pair_weight_scale(self, operator=None):
         """c = sum(G) / V^2: the uniform weights are psi_ij = c / G_ij, averaging 1 over all V^2 cells."""
-        if operator is None:  # from the statistics alone: no need to build M*
-            total = pair_weight_total(self._current_statistics().pair_rate, self.negative)
-        else:
-            total = operator.weight_sum()
-        return total / float(len(self.wv)) ** 2
+        if operator is None:
+            return self._target().scale
+        return operator.weight_sum() / float(len(self.wv)) ** 2
 
     def theory_time(self, epochs_done=None, alpha=None, min_alpha=None, epochs=None):
         """Gradient-flow time t reached after `epochs_done` epochs of uniform-weighted training.
 
         With trainer='gradient' the time is exact and kept as it goes: this returns ``model.flow_time``.
-        The rest is about trainer='sgd'.
-
-        Each epoch applies, in expectation, ``dW = alpha c (M* - W W^T) W`` (each pair update moves
-        both of its words, and events arrive at rates A and B), while the theory's flow is
-        ``dW/dt = (M* - W W^T) W / 2``; so ``dt = 2 c alpha`` per epoch. With gensim's linear decay
-        from `alpha` to `min_alpha` over `epochs` epochs, ``t(f) = 2 c E (alpha f - (alpha - min_alpha) f^2 / 2)``
-        at training fraction ``f = epochs_done / E``. Defaults: the model's own settings, end of training.
+        With trainer='sgd' it is :func:`~gensim_qwem.closed_form.sgd_flow_time` of the model's c; defaults:
+        the model's own settings, end of training.
         """
         if self.trainer == "gradient":
             if epochs_done is not None:
                 raise ValueError("theory_time(epochs_done) maps SGD epochs to time; with trainer='gradient' "
                                  "the time reached is model.flow_time (step eta per full-batch step).")
             return self.flow_time
-        alpha = self.alpha if alpha is None else alpha
-        min_alpha = self.min_alpha if min_alpha is None else min_alpha
         epochs = self.epochs if epochs is None else epochs
-        done = np.asarray(epochs if epochs_done is None else epochs_done, dtype=np.float64)
-        fraction = np.clip(done / epochs, 0.0, 1.0)
-        return 2.0 * self.pair_weight_scale() * epochs * (alpha * fraction - (alpha - min_alpha) * fraction ** 2 / 2)
+        return sgd_flow_time(self.pair_weight_scale(), epochs if epochs_done is None else epochs_done,
+                             self.alpha if alpha is None else alpha,
+                             self.min_alpha if min_alpha is None else min_alpha, epochs)
 
     def mode_onset_times(self, k=None, init_sq=None):
         """tau_k = ln(lambda_k / s_0^2) / lambda_k: theory time at which eigen-direction k is learned."""
@@ -804,7 +512,9 @@ class QWEM(Word2Vec):
     def train(self, corpus_iterable=None, corpus_file=None, total_examples=None, total_words=None,
               epochs=None, start_alpha=None, end_alpha=None, word_count=0, queue_factor=2, report_delay=1.0,
               compute_loss=False, callbacks=(), **kwargs):
-        """Train as :meth:`gensim.models.Word2Vec.train` does, with the QWEM update (THEORY §1).
+        """Train as :meth:`gensim.models.Word2Vec.train` does, with the QWEM update.
+
+        The update is that of docs/theory.rst, "The loss".
 
         `corpus_file` is read with :class:`~gensim.models.word2vec.LineSentence` through the same
         job queue as `corpus_iterable`, so both give identical results for the same seed. After each
@@ -818,11 +528,11 @@ class QWEM(Word2Vec):
         """
         self._check_model_parameters(epochs=epochs if epochs is not None else self.epochs)
         if start_alpha is not None:
-            _check_real("start_alpha", start_alpha, 0.0)
+            check_real("start_alpha", start_alpha, 0.0)
         if end_alpha is not None:
-            _check_real("end_alpha", end_alpha, 0.0, strict=False)
-        corpus_iterable = self._check_corpus(corpus_iterable, corpus_file)
-        corpus_iterable, corpus_file = _native_corpus(corpus_iterable, corpus_file)
+            check_real("end_alpha", end_alpha, 0.0, strict=False)
+        check_corpus(corpus_iterable, corpus_file)
+        corpus_iterable, corpus_file = corpus_as_read(corpus_iterable, corpus_file)
         if epochs is None and self.trainer == "sgd":   # before gensim's train sets self.epochs = None
             raise ValueError("You must specify an explicit epochs count. The usual value is epochs=model.epochs.")
         if not self.wv.key_to_index:
@@ -830,9 +540,14 @@ class QWEM(Word2Vec):
         self._lockf = self._lock_factors()
         if self.trainer == "gradient":
             return self._train_full_batch(corpus_iterable, corpus_file, compute_loss, callbacks)
-        self._noise_table = alias_table(noise_distribution(self._vocab_counts(), self.ns_exponent))
-        if self.weighting == "uniform":
-            self._prepare_uniform_weights(corpus_iterable, corpus_file)
+        weights = None
+        if self.weighting == "uniform":   # psi_ij = c / G_ij: counts the statistics first if missing
+            self._count_training_statistics(corpus_iterable, corpus_file, passes_after=self.epochs)
+            weights = self._target().uniform_weights(self.max_weight, DENSE_WEIGHT_WORDS)
+        target = self._target(statistics=self.weighting == "uniform")
+        self._job_settings = JobSettings(
+            self.wv.expandos["sample_int"], bool(self.sample), target.noise_table, self.window,
+            self.shrink_windows, self.negative, int(self.negative_share), self._noise_draws(), weights, self._lockf)
         self.epoch_losses = []
         return super().train(
             corpus_iterable=corpus_iterable, corpus_file=corpus_file, total_examples=total_examples,
@@ -840,276 +555,21 @@ class QWEM(Word2Vec):
             word_count=word_count, queue_factor=queue_factor, report_delay=report_delay,
             compute_loss=compute_loss, callbacks=callbacks, **kwargs)
 
-    def _lock_factors(self):
-        """gensim's ``wv.vectors_lockf`` as float32 (word n's updates scaled by lockf[n % len]); None when all 1."""
-        lockf = np.ascontiguousarray(getattr(self.wv, "vectors_lockf", np.ones(1)), dtype=REAL).ravel()
-        if len(lockf) not in (1, len(self.wv)):
-            raise ValueError(f"wv.vectors_lockf must hold 1 or {len(self.wv)} (one per word) lock factors. "
-                             f"Got {len(lockf)} instead.")
-        return None if np.all(lockf == 1.0) else lockf
-
     def _count_training_statistics(self, corpus_iterable, corpus_file, passes_after):
         """Count the statistics from the training corpus if they are missing or stale.
 
         `passes_after`: how many more passes training makes over the corpus (a one-shot iterator allows none).
         """
-        keep, window, shrink = self._sampling_scheme()
-        if self.statistics is not None and self.statistics.matches(keep, window, shrink):
+        statistics = self._counted_statistics()   # those of the build_vocab corpus, where pending
+        if statistics is not None and statistics.matches(*self._sampling_scheme()):
             return
-        source = CorpusFiles(corpus_file) if corpus_file is not None else corpus_iterable
-        if source is None or (passes_after and _is_one_shot(source)):
-            raise ValueError(
-                "weighting='uniform' needs the pair statistics of the corpus before training, which takes "
-                "an extra pass over it, and this corpus is a one-shot iterator. Pass a re-iterable corpus "
-                "(a list, LineSentence or corpus_file), call model.count_statistics(corpus) first, or use "
-                "trainer='gradient' (one pass) or weighting='none'.")
+        source = lifecycle.training_source(corpus_iterable, corpus_file, passes_after)
         logger.info("counting pair statistics for weighting='uniform'")
-        previous = self._statistics
-        if self.count_statistics(source).word_counts.sum() == 0:
-            self.statistics = previous
-            raise ValueError(
-                "The training corpus gave no words: it is empty, or a one-shot iterator (generator, iter(...), "
-                "open file) that was already consumed, e.g. by build_vocab. Pass a non-empty re-iterable corpus "
-                "(a list, LineSentence or corpus_file), or the same corpus again as a new iterator.")
-
-    def _train_full_batch(self, corpus_iterable, corpus_file, compute_loss, callbacks):
-        """trainer='gradient': full-batch steps on the expected uniform loss (:mod:`gensim_qwem.gradient`)."""
-        self._count_training_statistics(corpus_iterable, corpus_file, passes_after=0)
-        start = default_timer()
-        operator = self.target_operator()
-        lambda_1 = top_eigenvalue_estimate(operator, seed=self.seed)
-        if lambda_1 <= 0:
-            raise ValueError("M* has no positive eigenvalue, so the uniform loss is minimised by W = 0: the "
-                             "corpus has too few co-occurring pairs. Give a larger corpus or a wider window.")
-        descent, eta_max = FullBatchDescent(operator), self.alpha / lambda_1
-        self.compute_loss = compute_loss
-        self.epoch_losses = []
-        for callback in callbacks:
-            callback.on_train_begin(self)
-        W, previous_sq, steps = self.wv.vectors.astype(np.float64), None, 0
-        # refinement: None before every mode has switched on, a Refinement while it lowers the loss, False after
-        refinement, floor, last_eta = None, 1e-6 * lambda_1, 0.0
-        self.refined_steps = 0
-        # ln(lambda_1 / s0^2), s0^2 = ||W||_F^2 / V: the energy of W along any one direction (THEORY §5)
-        log_ratio = np.log(lambda_1 * len(W) / max(np.sum(W * W), np.finfo(float).tiny))
-        next_report = default_timer() + 5.0
-        logger.info("FULL-BATCH: steps up to %.3g = %g / lambda_1 (lambda_1 ~ %.4g), from t = %.4g",
-                    eta_max, self.alpha, lambda_1, self.flow_time)
-        while steps < (self.gradient_steps or MAX_GRADIENT_STEPS):
-            for callback in callbacks:
-                callback.on_epoch_begin(self)
-            stepped = refinement.step() if refinement else None
-            if stepped is None:
-                if refinement:
-                    logger.info("FULL-BATCH: no refinement step lowers the loss at step %i; plain steps again", steps)
-                    refinement = False
-                eta = step_size(self.flow_time, eta_max, log_ratio)
-                stepped = descent.step(W, eta)
-            else:   # refinement steps are not on the flow's clock: t goes on by the plain step (see flow_time)
-                eta = eta_max
-                self.refined_steps += 1
-            W_next, loss, gram, relative_gradient = stepped
-            if not np.all(np.isfinite(W_next)):   # the model keeps the last finite step's weights
-                raise TrainingDivergedError(
-                    f"QWEM full-batch training diverged at step {steps + 1} (alpha={self.alpha}): the weights "
-                    "became non-finite. The model keeps the weights from before that step. Try a smaller alpha, "
-                    f"e.g. alpha={self.alpha / 2:g}.")
-            if self._lockf is not None:   # W += lockf * (W_next - W), word by word
-                lock = np.resize(self._lockf, len(W))[:, None]
-                W_next = W + lock * (W_next - W)
-            W, steps = W_next, steps + 1
-            self.wv.vectors[...] = W
-            self.wv.norms = None
-            self.flow_time += eta
-            self.epoch_losses.append(loss)
-            if compute_loss:
-                self.running_training_loss = loss
-            for callback in callbacks:
-                callback.on_epoch_end(self)
-            squares = np.linalg.eigvalsh(gram)
-            # converged: a small gradient, and no mode still growing out of a saddle
-            if self.gradient_steps is None and relative_gradient <= self.gradient_tol and previous_sq is not None \
-                    and settled(previous_sq, squares, eta * lambda_1, self.gradient_tol, floor=floor):
-                break
-            # refinement keeps its own iterate and momentum, which lock factors would bypass: plain steps then
-            if self.gradient_refinement and self._lockf is None and refinement is None and previous_sq is not None \
-                    and modes_learned(previous_sq, squares, last_eta, floor, relative_gradient):
-                logger.info("FULL-BATCH: every mode switched on by step %i (t = %.4g): preconditioned momentum "
-                            "steps from here", steps, self.flow_time)
-                refinement = Refinement(descent, W)
-            previous_sq, last_eta = squares, eta
-            if default_timer() >= next_report:
-                logger.info("FULL-BATCH: %i steps, t = %.4g, loss %.6g, %.1fs", steps, self.flow_time, loss,
-                            default_timer() - start)
-                next_report = default_timer() + 5.0
-        elapsed = default_timer() - start
-        self.train_count += 1
-        self.total_train_time += elapsed
-        for callback in callbacks:
-            callback.on_train_end(self)
-        self.add_lifecycle_event("train", msg=f"{steps} full-batch gradient steps ({self.refined_steps} of them "
-                                              f"refinement) to t = {self.flow_time:.4g} in {elapsed:.1f}s")
-        return 0, 0
-
-    def _prepare_uniform_weights(self, corpus_iterable, corpus_file):
-        """Arrays the kernel needs for psi_ij = c / G_ij; counts the statistics first if missing."""
-        self._count_training_statistics(corpus_iterable, corpus_file, passes_after=self.epochs)
-        operator = self.target_operator()
-        A = self.statistics.cooccurrence
-        A.sort_indices()
-        scale = self.pair_weight_scale(operator)
-        self._uniform = dict(
-            table=pair_table(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data),
-            pair_rate=operator.pair_rate, noise=operator.noise, scale=scale,
-            dense_psi=uniform_weight_block(A, operator.pair_rate, operator.noise, self.negative, scale,
-                                           self.max_weight, min(len(self.wv), DENSE_WEIGHT_WORDS)),
-        )
-
-    def _train_epoch(self, data_iterable, cur_epoch=0, total_examples=None, total_words=None, queue_factor=2,
-                     report_delay=1.0, callbacks=()):
-        last_good = self.wv.vectors.copy()
-        loss_before = self.running_training_loss
-        self._worker_error = None
-        self._epoch_threads, self._progress_queue = [], None
-        try:
-            result = super()._train_epoch(data_iterable, cur_epoch=cur_epoch, total_examples=total_examples,
-                                          total_words=total_words, queue_factor=queue_factor,
-                                          report_delay=report_delay, callbacks=callbacks)
-        except BaseException as error:  # e.g. Ctrl-C in the main thread: stop the threads before returning
-            self._stop_epoch_threads(error)
-            self.wv.vectors[...] = last_good
-            self.wv.norms = None
-            raise
-        finally:
-            self._epoch_threads, self._progress_queue = [], None
-        if self._worker_error is not None:
-            self.wv.vectors[...] = last_good
-            error, self._worker_error = self._worker_error, None
-            raise error
-        if not np.all(np.isfinite(self.wv.vectors)):
-            self.wv.vectors[...] = last_good
-            self.wv.norms = None
-            raise TrainingDivergedError(
-                f"QWEM training diverged in epoch {cur_epoch + 1} of {self.epochs} (alpha={self.alpha}, "
-                f"weighting={self.weighting!r}): the weights became non-finite. The model keeps the weights "
-                f"from before that epoch. Try a smaller alpha, e.g. alpha={self.alpha / 4:g}.")
-        if result[1] == 0:
-            raise ValueError(
-                f"The training corpus gave no words in epoch {cur_epoch + 1}: it is empty, or a one-shot "
-                "iterator (generator, iter(...), open file) that was already consumed, e.g. by build_vocab. "
-                "Pass a non-empty re-iterable corpus (a list, LineSentence or corpus_file).")
-        self.epoch_losses.append(self.running_training_loss - loss_before)
-        return result
-
-    def _train_epoch_corpusfile(self, corpus_file, cur_epoch=0, total_examples=None, total_words=None,
-                                callbacks=(), **kwargs):
-        # same job queue and kernel as corpus_iterable, reading the files natively
-        return self._train_epoch(CorpusFiles(corpus_file), cur_epoch=cur_epoch, total_examples=total_examples,
-                                 total_words=total_words, callbacks=callbacks)
-
-    def _stop_epoch_threads(self, error):
-        """Make this epoch's producer and workers stop (they check `_worker_error`) and wait until they have."""
-        self._worker_error = self._worker_error or error
-        deadline = time.monotonic() + 1.0  # threads that have not registered yet get a moment to start
-        while any(thread.is_alive() for thread in self._epoch_threads) or (
-                len(self._epoch_threads) <= self.workers and time.monotonic() < deadline):
-            if self._progress_queue is None:
-                time.sleep(0.01)
-                continue
-            try:  # nobody reads the workers' reports any more: drain them so that no worker blocks
-                self._progress_queue.get(timeout=0.01)
-            except queue.Empty:
-                pass
-        self._worker_error = None
-
-    def _until_stopped(self, sentences):
-        for sentence in sentences:
-            if self._worker_error is not None:  # a worker failed or the caller was interrupted
-                return
-            yield sentence
-
-    def _job_producer(self, data_iterator, job_queue, cur_epoch=0, total_examples=None, total_words=None):
-        # a corpus that raises mid-epoch must reach the caller, not leave the workers waiting forever
-        self._epoch_threads.append(threading.current_thread())
-        try:
-            if isinstance(data_iterator, CorpusFiles):
-                return self._native_job_producer(data_iterator, job_queue, cur_epoch, total_examples, total_words)
-            super()._job_producer(self._until_stopped(_checked_sentences(data_iterator)), job_queue,
-                                  cur_epoch=cur_epoch, total_examples=total_examples, total_words=total_words)
-        except BaseException as error:
-            self._worker_error = self._worker_error or error
-            for _ in range(self.workers):
-                job_queue.put(None)
-
-    def _native_job_producer(self, corpus, job_queue, cur_epoch, total_examples, total_words):
-        """gensim's job producer for files: jobs indexed natively (:class:`IndexedJob`), cut at the same sentences
-        and given the same learning rates as gensim's jobs of the same sentences from LineSentence."""
-        jobs = indexed_jobs(corpus.blocks(), table_for(self.wv.key_to_index), self.batch_words,
-                            corpus.max_sentence_length)
-        pushed_words = pushed_examples = job_no = 0
-        next_alpha = self._get_next_alpha(0.0, cur_epoch)
-        for job in jobs:
-            if self._worker_error is not None:
-                break
-            job_queue.put((job, next_alpha))
-            job_no += 1
-            if total_examples:   # gensim's decay: by examples when their total is known, else by words
-                pushed_examples += len(job)
-                next_alpha = self._get_next_alpha(pushed_examples / total_examples, cur_epoch)
-            else:
-                pushed_words += job.raw_words
-                next_alpha = self._get_next_alpha(pushed_words / total_words, cur_epoch)
-        if job_no == 0 and self.train_count == 0:
-            logger.warning("train() called with an empty corpus_file")
-        for _ in range(self.workers):
-            job_queue.put(None)
-
-    def _worker_loop(self, job_queue, progress_queue):
-        self._progress_queue = progress_queue
-        self._epoch_threads.append(threading.current_thread())
-        work = self._get_thread_working_mem()
-        while True:
-            job = job_queue.get()
-            if job is None:
-                progress_queue.put(None)
-                return
-            sentences, alpha = job
-            tally = raw = 0
-            if self._worker_error is None:  # after an error, drain the queue so the producer never blocks
-                try:
-                    tally, raw = self._do_train_job(sentences, alpha, work)
-                except BaseException as error:
-                    self._worker_error = self._worker_error or error
-            progress_queue.put((len(sentences), tally, raw))
-
-    def _get_thread_working_mem(self):
-        return np.zeros(self.wv.vector_size, dtype=REAL)
-
-    def _do_train_job(self, sentences, alpha, work):
-        """One job: tokens -> indices (GIL held), then the nogil kernel. Returns (effective, raw) words."""
-        if isinstance(sentences, IndexedJob):
-            indices, offsets, raw_words = sentences.indices, sentences.offsets, sentences.raw_words
-        else:
-            indices, offsets, raw_words = sentences_to_indices(sentences, self.wv.key_to_index)
-        seed = int(self.random.integers(1, 2 ** 63))
-        uniform = self.weighting == "uniform"
-        u = self._uniform if uniform else _EMPTY_WEIGHTS
-        loss, effective, _ = train_job(
-            self.wv.vectors, indices, offsets, self.wv.expandos["sample_int"], bool(self.sample),
-            *self._noise_table, self.window, self.shrink_windows, self.negative, alpha, seed,
-            uniform, *u["table"], u["pair_rate"], u["noise"], u["scale"],
-            float(self.max_weight), u["dense_psi"], work, int(self.negative_share), self._noise_draws(), self._lockf)
-        if self.compute_loss:
-            with self._loss_lock:
-                self.running_training_loss += loss
-        return effective, raw_words
-
-    def _clear_post_train(self):
-        self.wv.norms = None
+        counted = self._count(source)
+        lifecycle.check_not_empty(counted)
+        self.statistics = counted
 
     # ------------------------------------------------------------------ persistence
-    _side_files_by_generation = True  # see persistence.atomic_save: side files named per save, swapped at once
-
     def save(self, fname_or_handle, separately=None, sep_limit=10 * 1024**2, ignore=frozenset(),
              pickle_protocol=PICKLE_PROTOCOL):
         """Save in gensim's format (as :meth:`gensim.models.Word2Vec.save`), atomically.
@@ -1122,9 +582,18 @@ class QWEM(Word2Vec):
         gensim's format is a pickle, and loading a pickle executes code from the file: load such files
         only from sources you trust. :meth:`save_npz` writes a format that loads without pickle.
         """
-        self.statistics  # noqa: B018 -- statistics still pending from build_vocab are counted, then saved
-        atomic_save(self, fname_or_handle, separately=separately, sep_limit=sep_limit, ignore=ignore,
-                    pickle_protocol=pickle_protocol)
+        self._counted_statistics()   # statistics still pending from build_vocab are counted, then saved
+        persistence.atomic_save(self, fname_or_handle, in_generation=self._side_files_named, separately=separately,
+                                sep_limit=sep_limit, ignore=ignore, pickle_protocol=pickle_protocol)
+
+    @contextlib.contextmanager
+    def _side_files_named(self, stem):
+        """While atomic_save pickles this model, its state records the name its side files are written under."""
+        self._side_files_stem = stem
+        try:
+            yield
+        finally:
+            del self._side_files_stem
 
     @classmethod
     def load(cls, *args, **kwargs):
@@ -1138,16 +607,9 @@ class QWEM(Word2Vec):
         """
         if args and isinstance(args[0], os.PathLike):  # gensim's load takes str paths only
             args = (os.fspath(args[0]),) + args[1:]
-        try:
+        with persistence.damaged_file_errors(args[0] if args else kwargs.get("fname")):
             model = super().load(*args, **kwargs)
             return model if isinstance(model, QWEM) else cls._from_word2vec(model)
-        except (pickle.UnpicklingError, EOFError, ValueError, OverflowError, MemoryError, AttributeError) as error:
-            if not _is_corrupt_pickle_error(error):
-                raise
-            fname = args[0] if args else kwargs.get("fname")
-            raise persistence.ModelFileError(
-                f"Could not load {fname!r}: the file or one of its side files is truncated or corrupted "
-                f"({type(error).__name__}: {error}). Load an earlier copy or retrain.") from error
 
     @classmethod
     def _from_word2vec(cls, model):
@@ -1172,7 +634,9 @@ class QWEM(Word2Vec):
 
     def save_npz(self, path, compress=False):
         """Save without pickle, as numpy arrays and a JSON header (:func:`gensim_qwem.persistence.save_npz`)."""
-        persistence.save_npz(self, path, compress=compress)
+        statistics = self._counted_statistics()   # statistics still pending from build_vocab are counted, then saved
+        header, arrays = npz_state.contents(self, statistics)
+        persistence.write_npz(path, header, arrays, compress=compress)
 
     @classmethod
     def load_npz(cls, path):
@@ -1180,7 +644,12 @@ class QWEM(Word2Vec):
 
         Raises :class:`gensim_qwem.persistence.ModelFileError` (a ValueError) for files it did not write.
         """
-        return persistence.load_npz(path, cls=cls)
+        header, arrays = persistence.read_npz(path)
+        try:
+            return npz_state.build(cls, header, arrays)
+        except (KeyError, TypeError, ValueError, IndexError, UnicodeDecodeError) as error:
+            raise persistence.not_a_model_file(
+                path, f"its contents are inconsistent ({type(error).__name__}: {error})") from error
 
     def _save_specials(self, fname, separately, sep_limit, ignore, pickle_protocol, compress, subname):
         ignore = set(ignore).union(TRANSIENT)
@@ -1189,12 +658,14 @@ class QWEM(Word2Vec):
         return super()._save_specials(fname, separately, sep_limit, ignore, pickle_protocol, compress, subname)
 
     def _load_specials(self, fname, *args, **kwargs):
-        super()._load_specials(persistence.side_files_base(self, fname), *args, **kwargs)
+        # the generation name recorded by save (files of earlier versions: "_side_stem")
+        stem = self.__dict__.pop("_side_files_stem", None) or self.__dict__.pop("_side_stem", None)
+        super()._load_specials(persistence.side_files_base(fname, stem), *args, **kwargs)
         if not isinstance(self.random, np.random.Generator):
             self.random = np.random.default_rng(self.seed)
 
     def __getstate__(self):
-        self.statistics  # noqa: B018 -- pickles and copies carry the statistics, never the corpus
+        self._counted_statistics()   # pickles and copies carry the statistics, never the corpus
         state = self.__dict__.copy()
         for name in TRANSIENT:
             state.pop(name, None)
@@ -1212,10 +683,9 @@ class QWEM(Word2Vec):
         state.setdefault("refined_steps", 0)
         state.setdefault("flow_time", 0.0)
         self.__dict__.update(state)
-        self._statistics_corpus = None
+        self._pending_statistics = None
         self._loss_lock = threading.Lock()
-        self._worker_error = None
+        self._epoch = None
 
 
-_EMPTY_WEIGHTS = dict(table=(np.zeros(1, dtype=np.int64), np.zeros((0, 2), dtype=np.int32)), pair_rate=np.zeros(0),
-                      noise=np.zeros(0), scale=1.0, dense_psi=np.zeros((0, 0), dtype=REAL))
+persistence.register_npz_class(QWEM)

@@ -12,19 +12,24 @@ Two ways to store a model:
   in. It stores everything needed to evaluate and to continue training (vectors, vocabulary and counts,
   subsampling thresholds, pair statistics, hyper-parameters, random state), but not callbacks, the
   ``hashfxn`` (reset to :func:`hash`), or a ``trim_rule``.
+
+This module handles files only: it imports no model. QWEM passes what it writes (the object to pickle and
+a way to record its side-file name; the header and arrays that ``gensim_qwem._npz_state`` maps it to) and
+registers itself (:func:`register_npz_class`) as what :func:`save_npz` / :func:`load_npz` take and build.
 """
-import inspect
+import contextlib
 import json
 import logging
 import os
+import pickle
 import re
 import secrets
 import shutil
 import tempfile
+import traceback
 import zipfile
 
 import numpy as np
-import scipy.sparse
 from gensim import utils
 
 logger = logging.getLogger(__name__)
@@ -34,20 +39,52 @@ NPZ_VERSION = 1
 _COMPRESSED = (".gz", ".bz2")  # suffixes for which gensim compresses the pickle and writes .npz side files
 _GENERATION = re.compile(r"\.gen-[0-9a-f]{12}")
 
-# constructor arguments that are not hyper-parameters stored under their own name
-_NOT_PARAMETERS = {"self", "sentences", "corpus_file", "hashfxn", "trim_rule", "callbacks"}
-_STATE = (
-    "corpus_count", "corpus_total_words", "train_count", "total_train_time", "running_training_loss",
-    "min_alpha_yet_reached", "effective_min_count", "layer1_size",
-)
-
 
 class ModelFileError(ValueError):
     """A file is not a model this library wrote, or it is truncated or corrupted."""
 
 
+# classes save_npz stores and load_npz builds, by name (QWEM registers itself: this module imports no model)
+_NPZ_CLASSES = {}
+
+
+def register_npz_class(cls):
+    """Let :func:`save_npz` store models of `cls` (and its subclasses) and :func:`load_npz` build them; the
+    first class registered is what :func:`load_npz` builds by default. Returns `cls` (usable as a decorator)."""
+    _NPZ_CLASSES.setdefault(cls.__name__, cls)
+    return cls
+
+
+def _is_corrupt_pickle_error(error):
+    """Whether an error from gensim's load comes from a damaged file rather than from this machine.
+
+    Garbage bytes make pickle fail in many ways: bad opcodes, lengths beyond any size (OverflowError, or a
+    MemoryError while unpickling the small main file), or an object that is not a model at all. A
+    MemoryError while loading the large side arrays is a real shortage of memory and is left alone.
+    """
+    if isinstance(error, MemoryError):
+        return any(frame.name == "unpickle" for frame in traceback.extract_tb(error.__traceback__))
+    if isinstance(error, AttributeError):
+        return "_load_specials" in str(error)
+    return True
+
+
+@contextlib.contextmanager
+def damaged_file_errors(fname):
+    """Errors from loading `fname` with gensim's ``load`` that come from a truncated or corrupted file (or
+    side file) become a :class:`ModelFileError` that says so."""
+    try:
+        yield
+    except (pickle.UnpicklingError, EOFError, ValueError, OverflowError, MemoryError, AttributeError) as error:
+        if not _is_corrupt_pickle_error(error):
+            raise
+        raise ModelFileError(
+            f"Could not load {fname!r}: the file or one of its side files is truncated or corrupted "
+            f"({type(error).__name__}: {error}). Load an earlier copy or retrain.") from error
+
+
 # ---------------------------------------------------------------------------------------------- atomic saves
-def atomic_save(model, fname, **kwargs):
+def atomic_save(model, fname, in_generation=None, **kwargs):
     """Save `model` with gensim's :meth:`~gensim.utils.SaveLoad.save` so that `fname` is replaced atomically.
 
     Everything is first written under temporary names in the folder of `fname` and flushed to disk;
@@ -56,12 +93,13 @@ def atomic_save(model, fname, **kwargs):
     temporary files are removed (except after a hard kill), and the in-memory model is unchanged.
 
     gensim stores large arrays (or those named in ``separately``) in ``.npy`` side files named after
-    the file (``fname.wv.vectors.npy``...). Several files cannot be swapped in one atomic step, so for a
-    model that supports it (``QWEM``: class attribute ``_side_files_by_generation``) each save writes its
-    side files under a new generation name (``fname.gen-<12 hex digits>.wv.vectors.npy``), records that
-    name in the pickle, and the single ``os.replace`` of `fname` switches from the old complete set to the
-    new one; the old generation is deleted afterwards. For other objects the side files are swapped one by
-    one before `fname` (rolled back if a step fails); only a power cut in that short window can mix sets.
+    the file (``fname.wv.vectors.npy``...). Several files cannot be swapped in one atomic step, so for an
+    object that can record where its side files are (`in_generation`, as ``QWEM.save`` passes) each save
+    writes its side files under a new generation name (``fname.gen-<12 hex digits>.wv.vectors.npy``), the
+    object records that name in its pickle, and the single ``os.replace`` of `fname` switches from the old
+    complete set to the new one; the old generation is deleted afterwards. For other objects the side files
+    are swapped one by one before `fname` (rolled back if a step fails); only a power cut in that short
+    window can mix sets.
 
     Parameters
     ----------
@@ -70,6 +108,10 @@ def atomic_save(model, fname, **kwargs):
     fname : str or os.PathLike or file-like
         Destination. An open file object is written to directly (gensim then pickles everything into it;
         nothing to swap).
+    in_generation : callable, optional
+        ``in_generation(stem)``: a context manager during which the object's pickled state records `stem`,
+        the file name its side files are written under; its ``_load_specials`` then reads them from
+        :func:`side_files_base` ``(fname, stem)``. None: side files are swapped one by one.
     **kwargs
         ``separately``, ``sep_limit``, ``ignore``, ``pickle_protocol``, as for gensim's ``save``.
 
@@ -85,8 +127,8 @@ def atomic_save(model, fname, **kwargs):
     fname = os.fspath(fname)
     snapshot = _snapshot_saveloads(model)
     try:
-        if getattr(model, "_side_files_by_generation", False):
-            _save_generation(model, fname, kwargs)
+        if in_generation is not None:
+            _save_generation(model, fname, in_generation, kwargs)
         else:
             _save_swap(model, fname, kwargs)
     except BaseException:
@@ -153,16 +195,16 @@ def _remove_quietly(path):
         logger.warning("could not remove %s: %s", path, error)
 
 
-def _save_generation(model, fname, kwargs):
+def _save_generation(model, fname, in_generation, kwargs):
     folder, base = os.path.split(os.path.abspath(fname))
     root, suffix = _split_compression(base)
     token = secrets.token_hex(6)
     stem = f"{root}.gen-{token}{suffix}"
     staged = os.path.join(folder, stem)
-    model.__dict__["_side_stem"] = stem
     replacing = False
     try:
-        utils.SaveLoad.save(model, staged, **kwargs)
+        with in_generation(stem):
+            utils.SaveLoad.save(model, staged, **kwargs)
         for name in _written_files(folder, stem):
             _fsync_file(os.path.join(folder, name))
         replacing = True
@@ -172,8 +214,6 @@ def _save_generation(model, fname, kwargs):
             for name in _written_files(folder, stem):
                 _remove_quietly(os.path.join(folder, name))
         raise
-    finally:
-        model.__dict__.pop("_side_stem", None)
     _fsync_dir(folder)
     # drop side files of earlier generations of this name (ours only: `root.gen-<hex>...`)
     previous = re.compile(re.escape(root) + _GENERATION.pattern + re.escape(suffix) + r"\.")
@@ -213,13 +253,9 @@ def _save_swap(model, fname, kwargs):
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def side_files_base(obj, fname):
-    """The name gensim's ``_load_specials`` must read side files under, for a file saved by :func:`atomic_save`.
-
-    Call from an overridden ``_load_specials(fname, ...)`` of a class that sets ``_side_files_by_generation``;
-    consumes the generation name stored in the pickle.
-    """
-    stem = obj.__dict__.pop("_side_stem", None)
+def side_files_base(fname, stem):
+    """The name gensim's ``_load_specials`` must read side files under, for the file `fname` saved by
+    :func:`atomic_save` with `in_generation`, whose pickle recorded `stem` (None: gensim's own naming)."""
     if stem is None:
         return fname
     return os.path.join(os.path.dirname(fname), stem)
@@ -250,25 +286,14 @@ def _umask():
 
 
 # ---------------------------------------------------------------------------------------------- .npz format
-def _parameter_names(cls):
-    """The hyper-parameters of `cls`: its constructor's arguments, each kept as an attribute of that name."""
-    return [name for name in inspect.signature(cls.__init__).parameters if name not in _NOT_PARAMETERS]
-
-
-def _plain(value):
-    """numpy scalars -> Python scalars, for JSON."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def save_npz(model, path, compress=False):
     """Store a QWEM model in one ``.npz`` file without pickle (atomically, like :func:`atomic_save`).
 
     The file holds the vectors, the vocabulary (UTF-8) with its per-word attributes (``count``,
     ``sample_int``), the pair statistics, and a JSON ``header`` with a format marker and version, the
     hyper-parameters, the training counters and the random state, so training continues exactly as it
-    would have. Read it back with :func:`load_npz`; no code from the file is executed.
+    would have. Read it back with :func:`load_npz`; no code from the file is executed. The same as
+    ``model.save_npz(path, compress)``, which says what of the model the file holds.
 
     Parameters
     ----------
@@ -279,59 +304,10 @@ def save_npz(model, path, compress=False):
     compress : bool
         Deflate the arrays (smaller, slower).
     """
-    from gensim_qwem.model import QWEM
-
-    if not isinstance(model, QWEM):
+    if not isinstance(model, tuple(_NPZ_CLASSES.values())):
         raise TypeError(f"save_npz stores QWEM models; got {type(model).__name__}. "
                         "Use model.save(...) for other gensim objects.")
-    keys = model.wv.index_to_key
-    if any(not isinstance(key, str) for key in keys):
-        bad = next(key for key in keys if not isinstance(key, str))
-        raise TypeError(f"save_npz stores str vocabulary keys only; found {type(bad).__name__} {bad!r}. "
-                        "Rebuild the vocabulary from str tokens.")
-    encoded = [key.encode("utf-8") for key in keys]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(key) for key in encoded], out=offsets[1:])
-    arrays = {
-        "vectors": np.ascontiguousarray(model.wv.vectors, dtype=np.float32),
-        "vocab_utf8": np.frombuffer(b"".join(encoded), dtype=np.uint8),
-        "vocab_offsets": offsets,
-        "vectors_lockf": np.asarray(getattr(model.wv, "vectors_lockf", np.ones(1, dtype=np.float32))),
-    }
-    for name, values in model.wv.expandos.items():
-        values = np.asarray(values)
-        if values.dtype.hasobject:
-            raise TypeError(f"save_npz cannot store the object-typed word attribute {name!r}.")
-        arrays[f"expando/{name}"] = values
-    statistics = getattr(model, "statistics", None)
-    if statistics is not None:
-        A = statistics.cooccurrence.tocsr()   # the full A, as files of earlier versions hold it (readable by them)
-        arrays.update({
-            "statistics/data": A.data, "statistics/indices": A.indices, "statistics/indptr": A.indptr,
-            "statistics/word_counts": statistics.word_counts, "statistics/keep_prob": statistics.keep_prob,
-        })
-    random = getattr(model, "random", None)
-    header = {
-        "format": NPZ_FORMAT,
-        "version": NPZ_VERSION,
-        "class": type(model).__name__,
-        "parameters": {name: _plain(getattr(model, name)) for name in _parameter_names(type(model))
-                       if hasattr(model, name)},
-        "state": {name: _plain(getattr(model, name, None)) for name in _STATE},
-        "vocab_size": len(keys),
-        "epoch_losses": [float(loss) for loss in getattr(model, "epoch_losses", [])],
-        "statistics": None if statistics is None else {
-            "shape": [statistics.vocab_size] * 2, "window": statistics.window,
-            "shrink_windows": statistics.shrink_windows, "sentences": statistics.sentences},
-        "random_state": random.bit_generator.state if isinstance(random, np.random.Generator) else None,
-    }
-    arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    writer = np.savez_compressed if compress else np.savez
-    _atomic_write(path, lambda handle: writer(handle, **arrays))
-
-
-def _not_ours(path, why):
-    return ModelFileError(f"{os.fspath(path)!r} is not a model file written by gensim_qwem.save_npz: {why}")
+    model.save_npz(path, compress=compress)
 
 
 def load_npz(path, cls=None):
@@ -342,7 +318,8 @@ def load_npz(path, cls=None):
     path : str or os.PathLike
         The file.
     cls : type, optional
-        Class to build (default :class:`~gensim_qwem.QWEM`).
+        Class to build (default :class:`~gensim_qwem.QWEM`, the first class given to :func:`register_npz_class`);
+        the same as ``cls.load_npz(path)``.
 
     Raises
     ------
@@ -350,39 +327,59 @@ def load_npz(path, cls=None):
         (a ValueError) when the file is not one :func:`save_npz` wrote, is from a newer format version, or
         is truncated or corrupted.
     """
-    from gensim_qwem.cooccurrence import PairStatistics
-    from gensim_qwem.model import QWEM
+    cls = next(iter(_NPZ_CLASSES.values())) if cls is None else cls
+    return cls.load_npz(path)
 
-    cls = QWEM if cls is None else cls
+
+def write_npz(path, header, arrays, compress=False):
+    """Write `arrays` (name -> numpy array) and the JSON-able dict `header`, with this format's marker and
+    version added, to the ``.npz`` file `path`, atomically. Read it back with :func:`read_npz`."""
+    header = {"format": NPZ_FORMAT, "version": NPZ_VERSION, **header}
+    arrays = dict(arrays, header=np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8))
+    writer = np.savez_compressed if compress else np.savez
+    _atomic_write(path, lambda handle: writer(handle, **arrays))
+
+
+def not_a_model_file(path, why):
+    """The :class:`ModelFileError` for a file :func:`write_npz` did not write, saying `why`."""
+    return ModelFileError(f"{os.fspath(path)!r} is not a model file written by gensim_qwem.save_npz: {why}")
+
+
+def read_npz(path):
+    """(header, arrays) of a file written by :func:`write_npz`, read with ``allow_pickle=False``.
+
+    Raises :class:`ModelFileError` when the file is not one :func:`write_npz` wrote, is from a newer format
+    version, or is truncated or corrupted.
+    """
     with open(path, "rb") as handle:
         magic = handle.read(6)
     if not magic:
-        raise _not_ours(path, "it is empty")
+        raise not_a_model_file(path, "it is empty")
     if magic[:1] == b"\x80":
-        raise _not_ours(path, "it is a pickle (e.g. written by model.save; load that with QWEM.load, and only "
-                              "if you trust where it came from)")
+        raise not_a_model_file(path, "it is a pickle (e.g. written by model.save; load that with QWEM.load, and "
+                                     "only if you trust where it came from)")
     if magic == b"\x93NUMPY":
-        raise _not_ours(path, "it is a single .npy array, not an .npz archive")
+        raise not_a_model_file(path, "it is a single .npy array, not an .npz archive")
     if magic[:4] != b"PK\x03\x04":
-        raise _not_ours(path, "it is not a numpy .npz (zip) archive")
+        raise not_a_model_file(path, "it is not a numpy .npz (zip) archive")
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
-        raise _not_ours(path, f"it is truncated or not a numpy .npz archive ({error})") from error
+        raise not_a_model_file(path, f"it is truncated or not a numpy .npz archive ({error})") from error
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise _not_ours(path, "it is a single .npy array, not an .npz archive")
+        raise not_a_model_file(path, "it is a single .npy array, not an .npz archive")
     try:
         with archive:
             if "header" not in archive.files:
-                raise _not_ours(path, "it has no 'header' entry")
+                raise not_a_model_file(path, "it has no 'header' entry")
             try:
                 header = json.loads(archive["header"].tobytes().decode("utf-8"))
             except (ValueError, UnicodeDecodeError) as error:
-                raise _not_ours(path, f"its header is not valid JSON ({error})") from error
+                raise not_a_model_file(path, f"its header is not valid JSON ({error})") from error
             if not isinstance(header, dict) or header.get("format") != NPZ_FORMAT:
-                raise _not_ours(path, f"its header has no format marker {NPZ_FORMAT!r}")
+                raise not_a_model_file(path, f"its header has no format marker {NPZ_FORMAT!r}")
             if not isinstance(header.get("version"), int) or isinstance(header["version"], bool):
-                raise _not_ours(path, "its header has no integer format version")
+                raise not_a_model_file(path, "its header has no integer format version")
             if header["version"] > NPZ_VERSION:
                 raise ModelFileError(
                     f"{os.fspath(path)!r} uses .npz format version {header.get('version')!r}, newer than the "
@@ -391,67 +388,10 @@ def load_npz(path, cls=None):
     except ModelFileError:
         raise
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        raise _not_ours(path, f"it is truncated or corrupted ({type(error).__name__}: {error})") from error
-    try:
-        return _build_model(cls, header, arrays, PairStatistics)
-    except (KeyError, TypeError, ValueError, IndexError, UnicodeDecodeError) as error:
-        raise _not_ours(path, f"its contents are inconsistent ({type(error).__name__}: {error})") from error
+        raise not_a_model_file(path, f"it is truncated or corrupted ({type(error).__name__}: {error})") from error
+    return header, arrays
 
 
-def _build_model(cls, header, arrays, statistics_class):
-    vocab_size = int(header["vocab_size"])
-    offsets = arrays["vocab_offsets"]
-    vectors = arrays["vectors"]
-    if offsets.shape != (vocab_size + 1,) or vectors.ndim != 2 or vectors.shape[0] != vocab_size:
-        raise ValueError(f"{vocab_size} words, but {offsets.shape[0] - 1} keys and {vectors.shape[0]} vectors")
-    raw = arrays["vocab_utf8"].tobytes()
-    if int(offsets[-1]) != len(raw) or np.any(np.diff(offsets) < 0):
-        raise ValueError("vocabulary offsets do not match the stored keys")
-    keys = [raw[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(vocab_size)]
-
-    known = set(_parameter_names(cls))
-    unknown = sorted(set(header["parameters"]) - known)
-    if unknown:
-        logger.warning("ignoring parameters this version of %s does not know: %s", cls.__name__, unknown)
-    model = cls(**{name: value for name, value in header["parameters"].items() if name in known})
-    wv = model.wv
-    wv.index_to_key = keys
-    wv.key_to_index = {key: index for index, key in enumerate(keys)}
-    if len(wv.key_to_index) != vocab_size:
-        raise ValueError("the vocabulary has duplicate keys")
-    wv.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    wv.vectors_lockf = arrays.get("vectors_lockf", np.ones(1, dtype=np.float32))
-    wv.norms = None
-    wv.expandos = {}
-    for name, values in arrays.items():
-        if name.startswith("expando/"):
-            if values.shape[0] != vocab_size:
-                raise ValueError(f"word attribute {name[8:]!r} has {values.shape[0]} entries for {vocab_size} words")
-            wv.expandos[name[8:]] = values
-    for name, value in header["state"].items():
-        if name in _STATE:
-            setattr(model, name, value)
-    model.epoch_losses = list(header.get("epoch_losses", []))
-    model.statistics = None
-    if header.get("statistics") is not None:
-        info = header["statistics"]
-        A = scipy.sparse.csr_matrix(
-            (arrays["statistics/data"], arrays["statistics/indices"], arrays["statistics/indptr"]),
-            shape=tuple(info["shape"]))
-        if A.shape != (vocab_size, vocab_size):
-            raise ValueError(f"pair statistics of shape {A.shape} for {vocab_size} words")
-        A.check_format(full_check=True)
-        model.statistics = statistics_class(A, arrays["statistics/word_counts"], info["window"],
-                                            info["shrink_windows"], arrays["statistics/keep_prob"],
-                                            info["sentences"])
-    if vocab_size and model.negative and "count" in wv.expandos:
-        model.make_cum_table()
-    model.random = np.random.default_rng(model.seed)
-    if header.get("random_state") is not None:
-        model.random.bit_generator.state = header["random_state"]
-    model.add_lifecycle_event("loaded", fname="npz")
-    return model
-
-
-__all__ = ["ModelFileError", "atomic_save", "load_npz", "save_npz", "side_files_base", "NPZ_FORMAT",
-           "NPZ_VERSION"]
+__all__ = ["ModelFileError", "atomic_save", "damaged_file_errors", "load_npz", "not_a_model_file", "read_npz",
+           "register_npz_class", "save_npz", "side_files_base", "write_npz",
+           "NPZ_FORMAT", "NPZ_VERSION"]

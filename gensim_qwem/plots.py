@@ -59,7 +59,7 @@ def plot_spectrum(eigenvalues, dim=None, log=False, title="Spectrum of M*"):
 def plot_singular_value_trajectory(times, observed_singular_values, predicted_singular_values=None,
                                    predicted_times=None, modes=10, log_time=False, log_values=True,
                                    xlabel="theory time t", title="Singular values of W during training"):
-    """Observed singular values of W over training against the predicted ``s_k(t)`` (THEORY §5).
+    """Observed singular values of W over training against the predicted ``s_k(t)`` (docs/theory.rst, "The dynamics").
 
     Parameters
     ----------

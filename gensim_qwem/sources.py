@@ -9,6 +9,9 @@ import os
 import re
 
 from gensim import utils
+from gensim.models.word2vec import LineSentence
+
+from gensim_qwem.corpus import CorpusFiles, native_line_sentences
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
@@ -34,3 +37,16 @@ def check_corpus_file(path, what="corpus_file"):
                           "Check the URL, or download the file and pass its local path.") from error
     elif not os.path.isfile(path):
         raise FileNotFoundError(f"{what} {os.fspath(path)!r} does not exist or is not a file.")
+
+
+def corpus_as_read(corpus_iterable, corpus_file):
+    """(corpus_iterable, corpus_file) as QWEM reads them: a local `corpus_file`, and a LineSentence /
+    PathLineSentences of local files (:func:`~gensim_qwem.corpus.native_line_sentences`), as a
+    :class:`~gensim_qwem.corpus.CorpusFiles` corpus, read natively; a URL as a LineSentence through smart_open
+    (the same sentences either way); anything else as given."""
+    if corpus_file is not None and corpus_iterable is None:
+        if is_remote(corpus_file):
+            return LineSentence(corpus_file), None
+        return CorpusFiles(corpus_file), None
+    native = native_line_sentences(corpus_iterable)
+    return (native, None) if native is not None else (corpus_iterable, corpus_file)

@@ -1,19 +1,24 @@
-"""The target matrix M* = 2 (A - B) / (A + B) as a sparse-minus-rank-one operator (THEORY §2).
+"""The target matrix M* = 2 (A - B) / (A + B) as a sparse-minus-rank-one operator.
+
+See docs/theory.rst, "The target matrix M*".
 
 Wherever A is zero, M* is exactly -2, so ``M* = S - 2 * 1 1^T`` with ``S = 4 A / (A + B)`` on the
 support of A. Products cost O(nnz(A)) per column; M* is never built densely.
 """
 import functools
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import weakref
 
 import numpy as np
 import scipy.sparse
 from scipy.sparse.linalg import LinearOperator
 
-from gensim_qwem.cooccurrence import upper_row_sums
+from gensim_qwem._encoding import pair_table
+from gensim_qwem._parallel import RowSplit, usable_cpus
+from gensim_qwem._sgd import UniformWeights
 from gensim_qwem._symmetric import PANEL, target_matmat, target_matvec, upper_target
+from gensim_qwem.closed_form import ScaledOperator, top_eigenpairs, word_weights
+from gensim_qwem.cooccurrence import upper_row_sums
 
 
 def noise_distribution(word_counts, ns_exponent):
@@ -66,18 +71,6 @@ def pair_weight_total(pair_rate, negative):
     return (1.0 + negative) * pair_rate.sum()
 
 
-def usable_cpus():
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-def _balanced_row_ranges(indptr, parts):
-    """Split rows into `parts` contiguous ranges holding about equal numbers of entries."""
-    cuts = np.searchsorted(indptr, np.linspace(0, indptr[-1], parts + 1)[1:-1])
-    bounds = [0, *sorted(set(int(c) for c in cuts)), len(indptr) - 1]
-    return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-
-
 class TargetOperator(LinearOperator):
     """M* as a symmetric ``LinearOperator``: ``M* x = S x - 2 * 1 (1^T x)``.
 
@@ -100,9 +93,11 @@ class TargetOperator(LinearOperator):
         Exponent of the noise distribution.
     threads : int, optional
         Threads per product; default: the CPUs this process may use.
+    noise : array, optional
+        Q itself, where the caller has it (:class:`Target`); default: from `word_counts` and `ns_exponent`.
     """
 
-    def __init__(self, cooccurrence, word_counts, negative, ns_exponent, threads=None, _upper=None):
+    def __init__(self, cooccurrence, word_counts, negative, ns_exponent, threads=None, _upper=None, noise=None):
         if _upper is None:
             A = scipy.sparse.csr_matrix(cooccurrence)
             if A.dtype != np.float32:
@@ -112,22 +107,21 @@ class TargetOperator(LinearOperator):
         upper = self.pair_upper = _upper
         n = upper.shape[0]
         self.pair_rate = upper_row_sums(upper)
-        self.noise = noise_distribution(word_counts, ns_exponent)
+        self.noise = noise_distribution(word_counts, ns_exponent) if noise is None else noise
         self.negative = negative
         self._rq = np.ascontiguousarray(np.column_stack([self.pair_rate, self.noise]))
         self._pair_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False),
                                upper.data)
-        self._ranges = _balanced_row_ranges(upper.indptr, max(1, int(usable_cpus() if threads is None else threads)))
-        self._buffers = [np.empty(n) for _ in self._ranges]
-        self._pool = ThreadPoolExecutor(len(self._ranges)) if len(self._ranges) > 1 else None
+        self._rows = RowSplit.balanced(upper.indptr, usable_cpus() if threads is None else threads)
+        self._buffers = {lo: np.empty(n) for lo, _ in self._rows.ranges}
         self._lock = threading.Lock()  # the output buffers are reused: one product at a time
         self._block_buffers = None
         super().__init__(dtype=np.float64, shape=upper.shape)
 
     @classmethod
-    def from_statistics(cls, statistics, word_counts, negative, ns_exponent, threads=None):
+    def from_statistics(cls, statistics, word_counts, negative, ns_exponent, threads=None, noise=None):
         """M* of a :class:`~gensim_qwem.cooccurrence.PairStatistics`, sharing its stored upper triangle."""
-        return cls(None, word_counts, negative, ns_exponent, threads=threads, _upper=statistics.upper)
+        return cls(None, word_counts, negative, ns_exponent, threads=threads, _upper=statistics.upper, noise=noise)
 
     @property
     def stored_bytes(self):
@@ -153,15 +147,11 @@ class TargetOperator(LinearOperator):
         """S x by `kernel` (target_matvec or target_matmat) on each row range into its own buffer, the
         buffers summed in range order (into `out` where given). The caller holds the lock (the buffers
         are reused)."""
-        def part(index):
-            lo, hi = self._ranges[index]
+        def part(lo, hi):
             indptr, indices, data = self._pair_arrays
-            kernel(indptr, indices, data, self._rq, float(self.negative), x, buffers[index], lo, hi)
-            return buffers[index]
-        if self._pool is None:
-            parts = [part(0)]
-        else:
-            parts = list(self._pool.map(part, range(len(self._ranges))))
+            kernel(indptr, indices, data, self._rq, float(self.negative), x, buffers[lo], lo, hi)
+            return buffers[lo]
+        parts = self._rows.map(part)
         if out is None:
             return parts[0].copy() if len(parts) == 1 else functools.reduce(np.add, parts)
         out[...] = parts[0]
@@ -183,7 +173,7 @@ class TargetOperator(LinearOperator):
         Y = np.empty((X.shape[0], -(-X.shape[1] // PANEL) * PANEL))
         with self._lock:
             if self._block_buffers is None:
-                self._block_buffers = [np.empty((X.shape[0], PANEL)) for _ in self._ranges]
+                self._block_buffers = {lo: np.empty((X.shape[0], PANEL)) for lo, _ in self._rows.ranges}
             for first in range(0, X.shape[1], PANEL):
                 if X.shape[1] == PANEL and X.flags.c_contiguous:
                     slab = X
@@ -200,14 +190,12 @@ class TargetOperator(LinearOperator):
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_pool"] = state["_lock"] = state["_block_buffers"] = None
+        state["_lock"] = state["_block_buffers"] = None
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._lock = threading.Lock()
-        if len(self._ranges) > 1:
-            self._pool = ThreadPoolExecutor(len(self._ranges))
 
     def weight_sum(self):
         """sum_ij G_ij: expected pair updates per epoch (:func:`pair_weight_total`)."""
@@ -231,7 +219,125 @@ def uniform_weight_block(cooccurrence, pair_rate, noise, negative, scale, max_we
 def dense_target(cooccurrence, word_counts, negative, ns_exponent):
     """Obvious dense M* = 2 (A - B) / (A + B) straight from the definition (test oracle)."""
     A = np.asarray(cooccurrence.toarray() if scipy.sparse.issparse(cooccurrence) else cooccurrence, dtype=float)
-    a = A.sum(axis=1)
-    Q = noise_distribution(word_counts, ns_exponent)
-    B = 0.5 * negative * (np.outer(a, Q) + np.outer(Q, a))
+    words = np.arange(len(A))
+    B = negative_rate_on(words[:, None], words[None, :], A.sum(axis=1), noise_distribution(word_counts, ns_exponent),
+                         negative)
     return 2.0 * (A - B) / (A + B)
+
+
+class Target:
+    """Everything derived from one :class:`~gensim_qwem.cooccurrence.PairStatistics` and one negative-sampling
+    setting ``(k, ns_exponent)``, each built once, when first asked for (docs/theory.rst,
+    "The target matrix M*").
+
+    Q (:attr:`noise`) and its alias table (:attr:`noise_table`, the SGD kernel's sampler) need only the
+    vocabulary counts, so a Target without statistics (``statistics=None``) serves ``weighting='none'``
+    training; a (:attr:`pair_rate`), the M* operator (:attr:`operator`), c (:attr:`scale`), the uniform
+    pair weights (:meth:`uniform_weights`) and the eigenpairs (:meth:`eigenpairs`) need A.
+
+    Q always comes from the vocabulary counts (``model.wv.expandos["count"]``, the counts gensim's noise table
+    is made from): the statistics' own ``word_counts`` tally the counted text and are not used for M*.
+    """
+
+    def __init__(self, statistics, vocab_counts, negative, ns_exponent):
+        # a weak reference: a Target never keeps statistics alive that the model has let go of
+        self._statistics = None if statistics is None else weakref.ref(statistics)
+        self.vocab_counts = np.array(vocab_counts, dtype=np.int64)
+        self.negative, self.ns_exponent = negative, ns_exponent
+        self.noise = noise_distribution(self.vocab_counts, ns_exponent)
+        self._operator = self._noise_table = None
+        self._uniform_weights = {}        # (max_weight, dense words) -> UniformWeights
+        self._spectra = {}                # 'uniform' / 'weighted' -> (key, values, vectors, word weights)
+
+    def matches(self, statistics, vocab_counts, negative, ns_exponent):
+        """Whether this is the Target of these statistics (the very object), counts and setting."""
+        own = None if self._statistics is None else self._statistics()
+        return (own is statistics and (self._statistics is None) == (statistics is None)
+                and (self.negative, self.ns_exponent) == (negative, ns_exponent)
+                and np.array_equal(self.vocab_counts, vocab_counts))
+
+    @property
+    def statistics(self):
+        statistics = None if self._statistics is None else self._statistics()
+        if statistics is None:
+            raise RuntimeError("This target has no pair statistics (it serves weighting='none' training only).")
+        return statistics
+
+    @property
+    def noise_table(self):
+        """(threshold, alias) of :func:`alias_table` for Q: the SGD kernel's negative sampler."""
+        if self._noise_table is None:
+            self._noise_table = alias_table(self.noise)
+        return self._noise_table
+
+    @property
+    def operator(self):
+        """M* as a :class:`TargetOperator` over the statistics' own upper triangle."""
+        if self._operator is None:
+            self._operator = TargetOperator.from_statistics(self.statistics, self.vocab_counts, self.negative,
+                                                            self.ns_exponent, noise=self.noise)
+        return self._operator
+
+    @property
+    def pair_rate(self):
+        """a_i = sum_j A_ij."""
+        return self.operator.pair_rate
+
+    @property
+    def scale(self):
+        """c = sum(G) / V^2: the uniform weights are psi_ij = c / G_ij, averaging 1 over all V^2 cells."""
+        return self.operator.weight_sum() / float(len(self.noise)) ** 2
+
+    def uniform_weights(self, max_weight, dense_words):
+        """The SGD kernel's psi_ij = min(c / G_ij, max_weight): A's pair table, a, Q, c, and a dense block of psi
+        for the `dense_words` most frequent words (the kernel's ``gensim_qwem._sgd.UniformWeights``)."""
+        key = (float(max_weight), int(dense_words))
+        if key not in self._uniform_weights:
+            self._uniform_weights.clear()     # one set at a time: the table holds all of A
+            A = self.statistics.cooccurrence
+            A.sort_indices()
+            self._uniform_weights[key] = UniformWeights(
+                pair_table(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data),
+                self.pair_rate, self.noise, self.scale, float(max_weight),
+                uniform_weight_block(A, self.pair_rate, self.noise, self.negative, self.scale, max_weight,
+                                     min(len(self.noise), int(dense_words))))
+        return self._uniform_weights[key]
+
+    def eigenpairs(self, k, tol=1e-3, seed=0, kind="uniform", weight_power=0.25):
+        """Top-`k` eigenpairs of ``D^{1/2} M* D^{1/2}`` by signed value, and g (None when uniform), D = diag(g)
+        the word weights `kind` (:func:`~gensim_qwem.closed_form.word_weights`).
+
+        One solve is kept per kind of weights ('uniform', and the last other one); a smaller `k` is served
+        from a larger solve. Each eigenvector's arbitrary sign is fixed: its largest-magnitude loading positive.
+        """
+        slot, key = ("uniform", tol) if kind == "uniform" else ("weighted", (tol, kind, float(weight_power)))
+        cached = self._spectra.get(slot)
+        if cached is None or cached[0] != key or len(cached[1]) < k:   # a larger solve serves smaller k
+            if kind == "uniform":
+                weights, operator = None, self.operator
+            else:
+                weights = word_weights(kind, self.pair_rate, self.noise, weight_power)
+                operator = ScaledOperator(self.operator, weights)
+            values, vectors = top_eigenpairs(operator, k, tol=tol, seed=seed)
+            signs = np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(k)])
+            cached = self._spectra[slot] = (key, values, vectors * signs, weights)
+        return cached[1][:k], cached[2][:, :k], cached[3]
+
+
+class TargetCache:
+    """A model's :class:`Target` objects: the one of its own negative-sampling setting, and the last one of
+    another setting (:meth:`~gensim_qwem.QWEM.analytic_solution` with `negative` / `ns_exponent`)."""
+
+    def __init__(self):
+        self.own = self.other = None
+
+    def get(self, statistics, vocab_counts, negative, ns_exponent, own=True):
+        slot = "own" if own else "other"
+        target = getattr(self, slot)
+        if target is None or not target.matches(statistics, vocab_counts, negative, ns_exponent):
+            target = Target(statistics, vocab_counts, negative, ns_exponent)
+            setattr(self, slot, target)
+        return target
+
+    def clear(self):
+        self.own = self.other = None

@@ -1,4 +1,7 @@
-"""Training with weighting='uniform' converges to analytic_solution() (THEORY §3-§4)."""
+"""Training with weighting='uniform' converges to analytic_solution().
+
+See docs/theory.rst, "The target matrix M*" and "The closed form".
+"""
 import numpy as np
 import pytest
 

@@ -137,7 +137,7 @@ def test_line_sentences_are_read_natively(lee_file, tmp_path, monkeypatch):
     """QWEM(LineSentence(path)) and PathLineSentences(folder), gensim's usual way to stream a file, go through
     the native reader, with the same vocabulary, statistics and trained vectors as the Python reader."""
     from gensim.models.word2vec import PathLineSentences
-    from gensim_qwem.model import _native_corpus
+    from gensim_qwem.sources import corpus_as_read as _native_corpus
     lines = open(lee_file, "rb").read().split(b"\n")
     folder = tmp_path / "parts"
     folder.mkdir()
@@ -161,7 +161,7 @@ def test_line_sentences_are_read_natively(lee_file, tmp_path, monkeypatch):
 
 
 def test_other_line_sentences_stay_with_their_own_reader(lee_file):
-    from gensim_qwem.model import _native_corpus
+    from gensim_qwem.sources import corpus_as_read as _native_corpus
 
     class Lowered(LineSentence):
         def __iter__(self):

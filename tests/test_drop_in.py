@@ -7,7 +7,7 @@ from gensim.models import Word2Vec
 from gensim.test.utils import common_texts, datapath
 
 from gensim_qwem import QWEM, _reference
-from gensim_qwem._sgd import train_job
+from gensim_qwem._sgd import JobSettings, train_job
 from gensim_qwem.closed_form import block_lanczos
 from gensim_qwem.cooccurrence import PairStatistics, count_statistics
 from gensim_qwem.online import Concatenated, grown_statistics
@@ -125,10 +125,8 @@ def test_lock_factors_in_the_kernel_match_the_reference():
     ref, got = vectors.copy(), vectors.copy()
     _reference.train_job(ref, indices, offsets, np.zeros(6, np.uint32), False, noise, 2, False, 2, 0.05, 9,
                          lockf=lockf)
-    empty = np.zeros(0)
-    train_job(got, indices, offsets, np.zeros(6, np.uint32), False, *noise, 2, False, 2, 0.05, 9, False,
-              np.zeros(1, np.int64), np.zeros((0, 2), np.int32), empty, empty, 1.0, 100.0,
-              np.zeros((0, 0), np.float32), np.zeros(4, np.float32), 1, 0, lockf)
+    train_job(JobSettings(np.zeros(6, np.uint32), False, noise, 2, False, 2, lockf=lockf), got, indices, offsets,
+              0.05, 9, np.zeros(4, np.float32))
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(got[[0, 4]], vectors[[0, 4]])     # locked words never move
     assert not np.allclose(got[2], vectors[2])

@@ -1,4 +1,4 @@
-"""Closed-form training dynamics (THEORY §5): formulas, and SGD following them."""
+"""Closed-form training dynamics (docs/theory.rst, "The dynamics"): formulas, and SGD following them."""
 import numpy as np
 import pytest
 from gensim.models.callbacks import CallbackAny2Vec

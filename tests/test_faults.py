@@ -333,6 +333,32 @@ def test_corpus_error_mid_epoch_reaches_the_caller(tmp_path, workers):
     assert_usable(model, corpus, tmp_path)
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3, 4])
+def test_job_error_in_a_worker_reaches_the_caller(tmp_path, workers, monkeypatch):
+    """A job that raises in a worker thread (gensim's own worker loop runs it) stops the epoch: the error
+    reaches the caller, no thread is left, and the weights are those from before the epoch."""
+    corpus = planted_topic_corpus(n_sentences=2000, length=10, seed=workers)
+    model = QWEM(**dict(SMALL, workers=workers, batch_words=300))
+    model.build_vocab(corpus)
+    recorder = EpochWeights()
+    real, calls = QWEM._train_job, []
+
+    def failing(self, *args):
+        calls.append(1)
+        if len(calls) == 25:   # in the second epoch (about 20 jobs an epoch)
+            raise CorpusBroke("kernel went away")
+        return real(self, *args)
+
+    monkeypatch.setattr(QWEM, "_train_job", failing)
+    outcome = run_with_timeout(lambda: model.train(corpus, total_examples=len(corpus), epochs=2,
+                                                   callbacks=[recorder]))
+    assert isinstance(outcome.get("error"), CorpusBroke), outcome
+    assert not training_threads()
+    np.testing.assert_array_equal(model.wv.vectors, recorder.starts[-1])
+    monkeypatch.undo()
+    assert_usable(model, corpus, tmp_path)
+
+
 # ---------------------------------------------------------------------------------------------- corrupted files
 def expect_model_file_error(load, match):
     outcome = run_with_timeout(load)

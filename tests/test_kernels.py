@@ -8,7 +8,8 @@ import scipy.sparse
 
 from gensim_qwem import _cooccurrence, _reference, cooccurrence
 from gensim_qwem._cooccurrence import count_pairs_job
-from gensim_qwem._sgd import pair_table, sentences_to_indices, train_job
+from gensim_qwem._encoding import pair_table, sentences_to_indices
+from gensim_qwem._sgd import JobSettings, UniformWeights, train_job
 from gensim_qwem._symmetric import PANEL, upper_matmat, upper_matvec, upper_target
 from gensim_qwem.cooccurrence import count_chunk, keep_probabilities, symmetrised
 from gensim_qwem.target import (TargetOperator, alias_probabilities, alias_table, dense_target,
@@ -84,11 +85,12 @@ def test_sgd_kernel_matches_numpy_twin(shrink, subsample, uniform, dense_words, 
         weighting, shared, draws)
     got = vectors.copy()
     A.sort_indices()
-    loss, kept, pairs = train_job(
-        got, indices, offsets, sample_int, subsample, *noise_table, window, shrink, negative, 0.05, 12345,
-        uniform, *pair_table(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data), op.pair_rate, op.noise,
-        scale, 5.0, uniform_weight_block(A, op.pair_rate, op.noise, negative, scale, 5.0, dense_words),
-        np.zeros(dim, dtype=np.float32), shared, draws)
+    weights = UniformWeights(
+        pair_table(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data), op.pair_rate, op.noise,
+        scale, 5.0, uniform_weight_block(A, op.pair_rate, op.noise, negative, scale, 5.0, dense_words)
+    ) if uniform else None
+    settings = JobSettings(sample_int, subsample, noise_table, window, shrink, negative, shared, draws, weights)
+    loss, kept, pairs = train_job(settings, got, indices, offsets, 0.05, 12345, np.zeros(dim, dtype=np.float32))
     assert (kept, pairs) == (kept_ref, pairs_ref)
     assert pairs > 0
     assert not np.allclose(got, vectors)  # the job did update
@@ -116,16 +118,15 @@ def test_pair_table_finds_every_stored_pair_and_nothing_else():
 
 
 def test_one_job_follows_the_update_formula_by_hand():
-    """Two tokens, window 1, one negative that is always word 2: THEORY §1 step by step."""
+    """Two tokens, window 1, one negative that is always word 2: docs/theory.rst, "The loss", step by step."""
     vectors = np.array([[0.5, 0.0], [0.2, 0.4], [0.1, -0.3]], dtype=np.float32)
     indices = np.array([0, 1], dtype=np.int32)
     offsets = np.array([0, 2], dtype=np.int64)
     noise_table = alias_table([0.0, 0.0, 1.0])  # every negative draw is word 2
     alpha = 0.1
     w = {k: v.astype(float) for k, v in enumerate(vectors)}
-    train_job(vectors, indices, offsets, np.zeros(3, np.uint32), False, *noise_table, 1, False, 1, alpha, 7,
-              False, np.zeros(1, np.int64), np.zeros((0, 2), np.int32), np.zeros(0), np.zeros(0),
-              1.0, 1.0, np.zeros((0, 0), np.float32), np.zeros(2, dtype=np.float32))
+    train_job(JobSettings(np.zeros(3, np.uint32), False, noise_table, 1, False, 1), vectors, indices, offsets,
+              alpha, 7, np.zeros(2, dtype=np.float32))
     for center, context in ((0, 1), (1, 0)):
         work = np.zeros(2)
         g = alpha * (1 - w[center] @ w[context] / 2)        # positive: g = alpha (1 - x/2)
@@ -150,9 +151,8 @@ def test_more_negative_draws_keep_the_expected_update_and_cut_its_variance():
 
     def updated(draws, seed):  # no subsampling or window shrinking: only the negatives are random
         vectors = start.copy()
-        train_job(vectors, indices, offsets, np.zeros(vocab_size, np.uint32), False, *noise_table, 3, False, 5,
-                  0.02, seed, False, np.zeros(1, np.int64), np.zeros((0, 2), np.int32), np.zeros(0), np.zeros(0),
-                  1.0, 1.0, np.zeros((0, 0), np.float32), np.zeros(dim, dtype=np.float32), 1, draws)
+        train_job(JobSettings(np.zeros(vocab_size, np.uint32), False, noise_table, 3, False, 5, 1, draws),
+                  vectors, indices, offsets, 0.02, seed, np.zeros(dim, dtype=np.float32))
         return vectors.astype(np.float64).ravel()
 
     one = np.array([updated(0, seed) for seed in range(1, trials + 1)])   # 0: k draws
@@ -188,7 +188,8 @@ def test_counting_kernel_matches_numpy_twin(shrink, window):
 
 
 def test_counting_matches_the_trainers_sampling_by_monte_carlo():
-    """The expected counts equal the average of real subsampling + shrunk windows (THEORY §2)."""
+    """The expected counts equal the average of real subsampling + shrunk windows (docs/theory.rst,
+    "Pair statistics")."""
     rng = np.random.default_rng(3)
     vocab_size, window = 5, 3
     indices, offsets = random_corpus(rng, vocab_size, 4, 12)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import planted_topic_corpus
-from gensim_qwem import QWEM, model as model_module
+from gensim_qwem import QWEM, _lifecycle as lifecycle_module, target as target_module
 from gensim_qwem.cooccurrence import PairStatistics, count_statistics
 
 SETTINGS = dict(vector_size=4, min_count=1, workers=1, seed=2, epochs=1)
@@ -31,7 +31,7 @@ def counting_calls(monkeypatch):
         calls.append(args)
         return count_statistics(*args, **kwargs)
 
-    monkeypatch.setattr(model_module, "count_statistics", counting)
+    monkeypatch.setattr(lifecycle_module, "count_statistics", counting)
     return calls
 
 
@@ -121,8 +121,8 @@ def test_a_corpus_file_gone_before_first_need_says_what_to_do(corpus, tmp_path):
 def test_smaller_spectra_are_sliced_from_a_larger_cached_solve(corpus, monkeypatch):
     model = QWEM(corpus, **SETTINGS)
     solves = []
-    real = model_module.top_eigenpairs
-    monkeypatch.setattr(model_module, "top_eigenpairs", lambda op, k, **kw: solves.append(k) or real(op, k, **kw))
+    real = target_module.top_eigenpairs
+    monkeypatch.setattr(target_module, "top_eigenpairs", lambda op, k, **kw: solves.append(k) or real(op, k, **kw))
     values5, vectors5 = model.spectrum(5)
     values3, vectors3 = model.spectrum(3)
     assert len(model.eigenvalues_) == 3
@@ -163,8 +163,8 @@ def test_new_statistics_are_never_served_a_cached_spectrum(corpus, monkeypatch):
     model = QWEM(corpus, **SETTINGS)
     model.spectrum(3)
     solves = []
-    real = model_module.top_eigenpairs
-    monkeypatch.setattr(model_module, "top_eigenpairs", lambda op, k, **kw: solves.append(k) or real(op, k, **kw))
+    real = target_module.top_eigenpairs
+    monkeypatch.setattr(target_module, "top_eigenpairs", lambda op, k, **kw: solves.append(k) or real(op, k, **kw))
     old = model.statistics
     parts = (old.cooccurrence.copy(), old.word_counts, old.window, old.shrink_windows, old.keep_prob, old.sentences)
     del old
@@ -172,3 +172,19 @@ def test_new_statistics_are_never_served_a_cached_spectrum(corpus, monkeypatch):
     model.statistics = PairStatistics(*parts)
     model.spectrum(3)
     assert solves == [3]
+
+
+def test_one_target_serves_uniform_training_the_spectrum_and_the_closed_form(corpus, monkeypatch):
+    """M* is built once per statistics and setting: training, spectrum and closed form share it."""
+    built = []
+    real = target_module.TargetOperator.from_statistics
+    monkeypatch.setattr(target_module.TargetOperator, "from_statistics",
+                        classmethod(lambda cls, *args, **kwargs: built.append(1) or real(*args, **kwargs)))
+    model = QWEM(corpus, weighting="uniform", trainer="sgd", alpha=0.001, **SETTINGS)
+    model.spectrum(3)
+    model.analytic_solution()
+    assert model.target_operator() is model.target_operator()
+    assert len(built) == 1
+    model.analytic_solution(negative=3)      # another setting: its own M*, the model's is kept
+    model.spectrum(3)
+    assert len(built) == 2

@@ -27,7 +27,8 @@ def test_transform_is_the_mean_of_the_word_vectors():
 
 
 def test_grid_search_over_qwem_parameters_separates_planted_topics():
-    """Topics share no word, so the closed form's top directions separate them (THEORY §2, M* = -2 across)."""
+    """Topics share no word, so the closed form's top directions separate them (M* = -2 across:
+    docs/theory.rst, "The target matrix M*")."""
     docs, labels = labelled_documents()
     pipe = Pipeline([("qwem", QWEMVectorizer(vector_size=2, min_count=1, sample=0, workers=1, epochs=3)),
                      ("clf", LogisticRegression())])

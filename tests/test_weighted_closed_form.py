@@ -149,11 +149,11 @@ def test_model_weighted_option_equals_the_dense_twin(small_model, kind, power):
 
 
 def test_model_caches_one_weighted_solve_across_eig_powers(small_model, monkeypatch):
-    import gensim_qwem.model as model_module
+    import gensim_qwem.target as target_module
     solves = []
-    real = model_module.top_eigenpairs
-    monkeypatch.setattr(model_module, "top_eigenpairs", lambda op, k, **kw: solves.append(k) or real(op, k, **kw))
-    small_model._weighted_spectrum_cache = None
+    real = target_module.top_eigenpairs
+    monkeypatch.setattr(target_module, "top_eigenpairs", lambda op, k, **kw: solves.append(k) or real(op, k, **kw))
+    small_model._targets = None   # no solve cached yet
     first = small_model.analytic_solution(word_weights="pair-rate", weight_power=0.75, eig_power=0.5)
     second = small_model.analytic_solution(word_weights="pair-rate", weight_power=0.75, eig_power=0.25)
     assert len(solves) == 1
