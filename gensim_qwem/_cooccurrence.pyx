@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Expected windowed pair counts for one job of sentences (THEORY §2); GIL released for the whole job.
+"""Expected windowed pair counts for one job of sentences, GIL released for the whole job
+(docs/theory.rst, "Pair statistics").
 
 Numpy twin: ``gensim_qwem._reference.count_pairs``.
 """

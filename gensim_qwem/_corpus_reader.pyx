@@ -312,7 +312,7 @@ def index_lines(const unsigned char[::1] data, TokenTable vocabulary, int64_t ma
     """Lines of UTF-8 text -> (indices int32, offsets int64, raw_lengths int32, raw words).
 
     `indices`: vocabulary ids of the in-vocabulary tokens; `offsets[s]:offsets[s + 1]`: sentence s's part of
-    them (as ``_sgd.sentences_to_indices``); `raw_lengths[s]`: sentence s's tokens before out-of-vocabulary
+    them (as ``_encoding.sentences_to_indices``); `raw_lengths[s]`: sentence s's tokens before out-of-vocabulary
     ones were dropped.
     """
     if max_sentence_length < 1:
