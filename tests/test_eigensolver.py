@@ -37,6 +37,25 @@ def same_subspace(U, V):
     return np.linalg.norm(U - V @ (V.T @ U), 2)
 
 
+def test_a_float32_basis_gives_the_float64_solve_to_well_within_tol(monkeypatch):
+    """From tol 1e-5 on the basis is stored in float32 (half its memory); the pairs still meet tol, are
+    returned in float64, and differ from the float64 basis's by far less than tol."""
+    import gensim_qwem.closed_form as closed_form
+    op, M = target_of_random_corpus(3, 700)
+    created = []
+    empty = np.empty
+    monkeypatch.setattr(closed_form.np, "empty", lambda *a, **k: created.append(k.get("dtype")) or empty(*a, **k))
+    values, vectors = block_lanczos(op, 30, tol=1e-3, seed=1)
+    assert np.float32 in created and vectors.dtype == np.float64
+    monkeypatch.setattr(closed_form, "FLOAT32_BASIS_TOL", 1.0)
+    created.clear()
+    values64, vectors64 = block_lanczos(op, 30, tol=1e-3, seed=1)
+    assert np.float32 not in created
+    assert relative_residuals(M, values, vectors).max() <= 1e-3
+    np.testing.assert_allclose(values, values64, rtol=1e-5)
+    assert same_subspace(vectors[:, :10], vectors64[:, :10]) < 1e-3
+
+
 def test_block_lanczos_matches_dense_eigh_on_a_target_operator():
     op, M = target_of_random_corpus(1, 500)
     expected_values, expected_vectors = dense_top(M, 20)
