@@ -43,9 +43,12 @@ class RowSplit:
         return cls(zip(bounds[:-1], bounds[1:]))
 
     @classmethod
-    def balanced(cls, indptr, parts):
-        """`parts` ranges holding about equal numbers of entries of the CSR matrix with row pointers `indptr`."""
-        cuts = np.searchsorted(indptr, np.linspace(0, indptr[-1], max(1, int(parts)) + 1)[1:-1])
+    def balanced(cls, indptr, parts, row_cost=0):
+        """`parts` ranges of about equal cost for the CSR matrix with row pointers `indptr`: its entries, plus
+        `row_cost` entries' worth per row (a row's fixed work); with 0, equal numbers of entries."""
+        indptr = np.asarray(indptr, dtype=np.float64)
+        cost = indptr + float(row_cost) * np.arange(len(indptr))      # cumulative cost up to each row
+        cuts = np.searchsorted(cost, np.linspace(0, cost[-1], max(1, int(parts)) + 1)[1:-1])
         bounds = [0, *sorted(set(int(c) for c in cuts)), len(indptr) - 1]
         return cls(zip(bounds[:-1], bounds[1:]))
 

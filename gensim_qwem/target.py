@@ -20,6 +20,12 @@ from gensim_qwem._symmetric import PANEL, target_matmat, target_matvec, upper_ta
 from gensim_qwem.closed_form import ScaledOperator, top_eigenpairs, word_weights
 from gensim_qwem.cooccurrence import upper_row_sums
 
+# a row's fixed work in a product, in entries' worth, for cutting the rows between threads: the frequent words'
+# long rows cost ~5 ns an entry, the 67k others ~9 (enwiki17m, one thread, 8 columns). Split by entries alone
+# (cut at row 923) the two threads took 73 and 123 ms; at 50 / 75 / 100 / 150 entries a row, 96 / 120,
+# 100 / 91, 80 / 86 and 117 / 86 ms
+PRODUCT_ROW_COST = 100
+
 
 def noise_distribution(word_counts, ns_exponent):
     """Q_n = count_n ** ns_exponent / sum: the negative-sampling distribution of the trainer."""
@@ -112,7 +118,7 @@ class TargetOperator(LinearOperator):
         self._rq = np.ascontiguousarray(np.column_stack([self.pair_rate, self.noise]))
         self._pair_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False),
                                upper.data)
-        self._rows = RowSplit.balanced(upper.indptr, usable_cpus() if threads is None else threads)
+        self._rows = RowSplit.balanced(upper.indptr, usable_cpus() if threads is None else threads, PRODUCT_ROW_COST)
         self._buffers = {lo: np.empty(n) for lo, _ in self._rows.ranges}
         self._lock = threading.Lock()  # the output buffers are reused: one product at a time
         self._block_buffers = None

@@ -277,3 +277,14 @@ def test_map_large_blocks_leaves_a_threshold_the_user_set(monkeypatch):
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")    # other tunables: still set here
     set_here = cooccurrence.map_large_blocks()
     assert set_here is (platform.libc_ver()[0] == "glibc")
+
+
+def test_row_ranges_balance_entries_plus_a_cost_per_row():
+    from gensim_qwem._parallel import RowSplit
+    # one long row of 100 entries, then 100 rows of 1 entry
+    indptr = np.concatenate([[0], 100 + np.arange(101)])
+    assert RowSplit.balanced(indptr, 2).ranges == [(0, 1), (1, 101)]        # 100 entries each
+    # a row's fixed work of 9 entries: the first row costs 109, each other 10, 1109 in all; rows 0..45 cost
+    # 109 + 45 * 10 = 559, rows 46..100 cost 550
+    assert RowSplit.balanced(indptr, 2, row_cost=9).ranges == [(0, 46), (46, 101)]
+    assert RowSplit.balanced(indptr, 1, row_cost=9).ranges == [(0, 101)]
