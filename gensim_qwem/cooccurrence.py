@@ -189,9 +189,10 @@ def map_large_blocks(threshold=MMAP_THRESHOLD_BYTES):
     counting then peaked at 618-682 MiB, against 488-496 MiB with the threshold held at 128 KiB
     (malloc_trim after every job did not close that gap). Returns whether it was set.
 
-    mallopt applies to the whole process and glibc has no way back to the moving threshold, so this
-    stays in force after counting. A no-op without glibc, and where the user set the threshold through
-    the environment (``MALLOC_MMAP_THRESHOLD_`` or ``glibc.malloc.mmap_threshold`` in ``GLIBC_TUNABLES``).
+    mallopt applies to the whole process and glibc has no way back to the moving threshold: counting
+    sets it for its own duration and then :func:`serve_blocks_from_the_heap`. A no-op without glibc, and where
+    the user set the threshold through the environment (``MALLOC_MMAP_THRESHOLD_`` or
+    ``glibc.malloc.mmap_threshold`` in ``GLIBC_TUNABLES``).
     """
     tunables = os.environ.get("GLIBC_TUNABLES", "")
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "malloc.mmap_threshold" in tunables:
@@ -202,6 +203,31 @@ def map_large_blocks(threshold=MMAP_THRESHOLD_BYTES):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return mallopt(_M_MMAP_THRESHOLD, int(threshold)) == 1
+
+
+_M_TRIM_THRESHOLD = -1
+# where glibc's moving thresholds stop on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX, and twice that for trimming)
+HEAP_MMAP_THRESHOLD_BYTES, HEAP_TRIM_THRESHOLD_BYTES = 32 << 20, 64 << 20
+
+
+def serve_blocks_from_the_heap():
+    """After counting: blocks under 32 MiB from the heap again, which keeps up to 64 MiB free at its top.
+
+    glibc has no way back to its moving thresholds; these are where they end up. Held at 128 KiB
+    (:func:`map_large_blocks`), the eigensolve's per-step arrays of a few MiB were each mapped, zero-filled
+    and unmapped: enwiki17m's solve took 15.3-16.3 s, against 13.1-13.8 s in a process that never set it
+    (peak 489-491 against 517 MiB). Returns whether it was set (as :func:`map_large_blocks`).
+    """
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "malloc.mmap_threshold" in tunables:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return (mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD_BYTES) == 1
+            and mallopt(_M_TRIM_THRESHOLD, HEAP_TRIM_THRESHOLD_BYTES) == 1)
 
 
 def keep_probabilities(sample_int):
@@ -360,8 +386,9 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
 
     Notes
     -----
-    Under glibc this holds the process's mmap threshold at 128 KiB (:func:`map_large_blocks`), for the
-    rest of the process, so that the arrays freed while counting go back to the OS.
+    Under glibc this holds the process's mmap threshold at 128 KiB while counting (:func:`map_large_blocks`),
+    so that the arrays freed while counting go back to the OS, then sets glibc's usual maxima
+    (:func:`serve_blocks_from_the_heap`).
     """
     keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
     upper, word_counts, _, sentences = count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows,
@@ -379,13 +406,15 @@ def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows
     """
     vocab_size = len(keep_prob)
     keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
-    map_large_blocks()
+    mapped = map_large_blocks()
     partial_sums, errors = _RowShardedSum(vocab_size, SUM_SHARDS, spill_bytes=SPILL_BYTES), []
     try:
         return _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, window, shrink_windows,
                            workers, chunk_words, progress_per, total_words, as_float32)
     finally:
         partial_sums.close()
+        if mapped:
+            serve_blocks_from_the_heap()
 
 
 def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, window, shrink_windows, workers,

@@ -279,6 +279,28 @@ def test_map_large_blocks_leaves_a_threshold_the_user_set(monkeypatch):
     assert set_here is (platform.libc_ver()[0] == "glibc")
 
 
+def test_counting_hands_blocks_back_to_the_heap_when_it_is_done(monkeypatch):
+    """The 128 KiB mmap threshold is for counting only: afterwards glibc's usual maxima (a solve's per-step
+    arrays would otherwise each be mapped and zero-filled), also after a failure; never over the user's."""
+    calls = []
+    monkeypatch.setattr(cooccurrence, "map_large_blocks", lambda: calls.append("map") or True)
+    monkeypatch.setattr(cooccurrence, "serve_blocks_from_the_heap", lambda: calls.append("heap") or True)
+    sentences, key_to_index = zipf_sentences(11)
+    cooccurrence.count_statistics(sentences, key_to_index, np.ones(40), 3, True, workers=2, chunk_words=50)
+    assert calls == ["map", "heap"]
+    def broken():
+        yield ["w1", "w2"]
+        raise RuntimeError("the corpus broke")
+    with pytest.raises(RuntimeError, match="the corpus broke"):
+        cooccurrence.count_statistics(broken(), key_to_index, np.ones(40), 3, True)
+    assert calls[-2:] == ["map", "heap"]
+    monkeypatch.undo()
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert cooccurrence.serve_blocks_from_the_heap() is False
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    assert cooccurrence.serve_blocks_from_the_heap() is (platform.libc_ver()[0] == "glibc")
+
+
 def test_row_ranges_balance_entries_plus_a_cost_per_row():
     from gensim_qwem._parallel import RowSplit
     # one long row of 100 entries, then 100 rows of 1 entry
