@@ -194,15 +194,22 @@ def map_large_blocks(threshold=MMAP_THRESHOLD_BYTES):
     the user set the threshold through the environment (``MALLOC_MMAP_THRESHOLD_`` or
     ``glibc.malloc.mmap_threshold`` in ``GLIBC_TUNABLES``).
     """
+    mallopt = _mallopt()
+    return mallopt is not None and mallopt(_M_MMAP_THRESHOLD, int(threshold)) == 1
+
+
+def _mallopt():
+    """glibc's mallopt, or None without glibc or where the user set the mmap threshold in the environment
+    (``MALLOC_MMAP_THRESHOLD_``, or ``glibc.malloc.mmap_threshold`` in ``GLIBC_TUNABLES``)."""
     tunables = os.environ.get("GLIBC_TUNABLES", "")
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "malloc.mmap_threshold" in tunables:
-        return False
+        return None
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
-        return False
+        return None
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return mallopt(_M_MMAP_THRESHOLD, int(threshold)) == 1
+    return mallopt
 
 
 _M_TRIM_THRESHOLD = -1
@@ -218,15 +225,8 @@ def serve_blocks_from_the_heap():
     and unmapped: enwiki17m's solve took 15.3-16.3 s, against 13.1-13.8 s in a process that never set it
     (peak 489-491 against 517 MiB). Returns whether it was set (as :func:`map_large_blocks`).
     """
-    tunables = os.environ.get("GLIBC_TUNABLES", "")
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "malloc.mmap_threshold" in tunables:
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return (mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD_BYTES) == 1
+    mallopt = _mallopt()
+    return (mallopt is not None and mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD_BYTES) == 1
             and mallopt(_M_TRIM_THRESHOLD, HEAP_TRIM_THRESHOLD_BYTES) == 1)
 
 
