@@ -66,64 +66,13 @@ static inline double qwem_target_entry(double a, double half_k, double ri, doubl
     return 4.0 * a / (a + half_k * (ri * rq_j[1] + rq_j[0] * qi));   /* S_ij = 4 A_ij / (A_ij + B_ij) */
 }
 
-#if defined(__GNUC__)
-#define QWEM_PANEL_TARGET(NAME, REAL)                                                                        \
-static inline void NAME(const int64_t *indptr, const int32_t *indices, const REAL *a, const double *rq,     \
-                        double half_k, const double *x, double *out, int64_t stride,                        \
-                        int64_t row_start, int64_t row_stop)                                                \
-{                                                                                                           \
-    for (int64_t i = row_start; i < row_stop; i++) {                                                        \
-        const double ri = rq[2 * i], qi = rq[2 * i + 1];                                                    \
-        const qwem_v2d *xi = (const qwem_v2d *)(x + i * stride);                                            \
-        qwem_v2d xi0 = xi[0], xi1 = xi[1], xi2 = xi[2], xi3 = xi[3];                                        \
-        qwem_v2d a0 = {0.0, 0.0}, a1 = a0, a2 = a0, a3 = a0;                                                \
-        for (int64_t p = indptr[i]; p < indptr[i + 1]; p++) {                                               \
-            int64_t j = indices[p];                                                                         \
-            double u = qwem_target_entry((double)a[p], half_k, ri, qi, rq + 2 * j);                         \
-            qwem_v2d uu = {u, u};                                                                           \
-            const qwem_v2d *xj = (const qwem_v2d *)(x + j * stride);                                        \
-            a0 += uu * xj[0]; a1 += uu * xj[1]; a2 += uu * xj[2]; a3 += uu * xj[3];                         \
-            if (j != i) {                                                                                   \
-                qwem_v2d *oj = (qwem_v2d *)(out + j * stride);                                              \
-                oj[0] += uu * xi0; oj[1] += uu * xi1; oj[2] += uu * xi2; oj[3] += uu * xi3;                 \
-            }                                                                                               \
-        }                                                                                                   \
-        qwem_v2d *oi = (qwem_v2d *)(out + i * stride);                                                      \
-        oi[0] += a0; oi[1] += a1; oi[2] += a2; oi[3] += a3;                                                 \
-    }                                                                                                       \
-}
-#else
-#define QWEM_PANEL_TARGET(NAME, REAL)                                                                        \
-static inline void NAME(const int64_t *indptr, const int32_t *indices, const REAL *a, const double *rq,     \
-                        double half_k, const double *x, double *out, int64_t stride,                        \
-                        int64_t row_start, int64_t row_stop)                                                \
-{                                                                                                           \
-    for (int64_t i = row_start; i < row_stop; i++) {                                                        \
-        const double ri = rq[2 * i], qi = rq[2 * i + 1];                                                    \
-        double acc[QWEM_PANEL] = {0.0};                                                                     \
-        const double *xi = x + i * stride;                                                                  \
-        for (int64_t p = indptr[i]; p < indptr[i + 1]; p++) {                                               \
-            int64_t j = indices[p];                                                                         \
-            double u = qwem_target_entry((double)a[p], half_k, ri, qi, rq + 2 * j);                         \
-            const double *xj = x + j * stride;                                                              \
-            for (int c = 0; c < QWEM_PANEL; c++) acc[c] += u * xj[c];                                       \
-            if (j != i) {                                                                                   \
-                double *oj = out + j * stride;                                                              \
-                for (int c = 0; c < QWEM_PANEL; c++) oj[c] += u * xi[c];                                    \
-            }                                                                                               \
-        }                                                                                                   \
-        for (int c = 0; c < QWEM_PANEL; c++) out[i * stride + c] += acc[c];                                 \
-    }                                                                                                       \
-}
-#endif
-QWEM_PANEL_TARGET(qwem_panel_rows_target_f, float)
-QWEM_PANEL_TARGET(qwem_panel_rows_target_d, double)
 
-/* As the kernels above, with the columns j cut into tiles of `tile` rows of x and out: every row's entries
- * in one tile, then the next tile. The gathers x[j,:] and scatters out[j,:] of a tile stay within
- * 2 x tile x 64 bytes (in the L2 cache for tile 4096) instead of jumping over all n rows; rows i move on
- * through `cursor` (one int64 per row of the range, the caller's scratch), their next entry at or past the
- * tile. Same sums, added up in another order (a row's sum is split at tile ends). */
+/* qwem_panel_rows_target_tiled_f / _d: as qwem_panel_rows, for U = the upper triangle of S computed entry by
+ * entry (qwem_target_entry), with the columns j cut into tiles of `tile` rows of x and out: every row's
+ * entries in one tile, then the next tile. The gathers x[j,:] and scatters out[j,:] of a tile stay within
+ * 2 x tile x 64 bytes instead of jumping over all n rows; rows i move on through `cursor` (one int64 per
+ * row of the range, the caller's scratch), their next entry at or past the tile. A row's sum is added up
+ * per tile (tile >= n: one pass, qwem_panel_rows's order). */
 #if defined(__GNUC__)
 #define QWEM_TILE_ROW_START                                                                                 \
             const qwem_v2d *xi = (const qwem_v2d *)(x + i * stride);                                        \

@@ -44,12 +44,6 @@ cdef extern from "_panel.h" nogil:
     void qwem_panel_rows(const int64_t *indptr, const int32_t *indices, const double *data,
                          const double *x, double *out, int64_t stride, int64_t row_start, int64_t row_stop)
     double qwem_target_entry(double a, double half_k, double ri, double qi, const double *rq_j)
-    void qwem_panel_rows_target_f(const int64_t *indptr, const int32_t *indices, const float *a,
-                                  const double *rq, double half_k, const double *x, double *out, int64_t stride,
-                                  int64_t row_start, int64_t row_stop)
-    void qwem_panel_rows_target_d(const int64_t *indptr, const int32_t *indices, const double *a,
-                                  const double *rq, double half_k, const double *x, double *out, int64_t stride,
-                                  int64_t row_start, int64_t row_stop)
     void qwem_panel_rows_target_tiled_f(const int64_t *indptr, const int32_t *indices, const float *a,
                                         const double *rq, double half_k, const double *x, double *out,
                                         int64_t stride, int64_t row_start, int64_t row_stop, int64_t n,
