@@ -209,7 +209,9 @@ def block_lanczos(operator, k, tol=1e-3, seed=0, basis_size=None, max_products=N
     m, products, restarts, next_check, next_report = block, 0, 0, first_check, start + 5.0
     with threadpool_limits(limits=1, user_api="blas"):
         while True:
-            W = np.array(operator.matmat(np.ascontiguousarray(Q[m - block:m].T)), dtype=np.float64, order="C")
+            # the block in float64 (one copy also from a float32 basis; the operator reads it in place)
+            W = np.array(operator.matmat(np.ascontiguousarray(Q[m - block:m].T, dtype=np.float64)),
+                         dtype=np.float64, order="C")
             products += block
             scale = np.linalg.norm(W, axis=0).max()
             C = _orthogonalise(W, Q[:m], rows, local=2 * block)

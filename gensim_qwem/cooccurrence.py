@@ -534,10 +534,9 @@ class _RunningSum:
     def total(self, size, dtype=np.float64, columns=None):
         if not self.partials:
             return scipy.sparse.csr_matrix((size, size if columns is None else columns), dtype=dtype)
-        # smallest first: each addition costs the size of both operands, so the largest is added once;
-        # each partial is dropped from the dict before the addition, so it is freed as soon as it is used
-        counts = sorted(self.partials)
-        return self.summed([self.partials.pop(count) for count in counts], size, columns, dtype)
+        parts = list(self.partials.values())
+        self.partials.clear()
+        return self.summed(parts, size, columns, dtype)
 
     @staticmethod
     def summed(parts, size, columns=None, dtype=None):
@@ -548,8 +547,7 @@ class _RunningSum:
         total = parts.pop()
         while parts:
             total = total + parts.pop()
-        total = scipy.sparse.csr_matrix(total, dtype=dtype if dtype is not None else total.dtype,
-                                        shape=(size, size if columns is None else columns))
+        total = scipy.sparse.csr_matrix(total, dtype=dtype, shape=(size, size if columns is None else columns))
         total.sort_indices()
         return total
 
@@ -646,10 +644,10 @@ class _RowShardedSum:
     def _spilled(self, index, columns):
         """Range `index`'s runs read back from the folder, as CSR matrices."""
         for path, _ in self.runs[index] if self.runs else ():
-            with np.load(path) as stored:
-                rows = len(stored["indptr"]) - 1
-                run = scipy.sparse.csr_matrix((stored["data"], stored["indices"], stored["indptr"]),
-                                              shape=(rows, columns))
+            with np.load(path) as stored:     # each key read from the file once
+                indptr, indices, data = stored["indptr"], stored["indices"], stored["data"]
+            run = scipy.sparse.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, columns))
+            del indptr, indices, data
             os.remove(path)
             run.has_sorted_indices = True
             yield run
