@@ -109,6 +109,17 @@ class GensimTraining:
         self.raw_vocab = defaultdict(int, vocab)
         return total_words, corpus_count
 
+    def make_cum_table(self, domain=2**31 - 1):
+        """gensim's table of the noise distribution, the same uint32 values without its per-word Python loop
+        (0.75 s of build_vocab at V = 68k): cum_table[i] = round(sum_{w <= i} count_w^ns / Z * domain), the
+        powers by Python's float pow and the running sum in gensim's order, Z its last value."""
+        counts = self.wv.expandos["count"] if len(self.wv) else np.zeros(0)
+        exponent = float(self.ns_exponent)
+        cumulative = np.cumsum([float(count) ** exponent for count in counts.tolist()], dtype=np.float64)
+        self.cum_table = np.zeros(len(cumulative), dtype=np.uint32)
+        if len(cumulative):
+            self.cum_table[:] = np.rint(cumulative / cumulative[-1] * domain)
+
     def _check_corpus_sanity(self, corpus_iterable=None, corpus_file=None, passes=1):
         # gensim's own checks, less its refusal of compressed corpus_file (QWEM reads files itself)
         check_one_corpus(corpus_iterable, corpus_file)

@@ -161,6 +161,18 @@ def test_a_gensim_word2vec_file_loads_as_qwem_and_trains_on(tmp_path):
     assert type(old) is QWEM and len(old.wv.vectors) == len(old.wv)
 
 
+@pytest.mark.parametrize("ns_exponent", [0.75, 0.5, 1.0, 0.0, -0.5])
+def test_noise_table_equals_gensims_own(ns_exponent):
+    """make_cum_table (vectorised) gives gensim's uint32 table bit for bit, on a real vocabulary."""
+    model = QWEM(vector_size=4, min_count=1, ns_exponent=ns_exponent, workers=1)
+    model.build_vocab(corpus_file=datapath("lee_background.cor"))
+    ours = model.cum_table.copy()
+    Word2Vec.make_cum_table(model)
+    assert len(ours) == len(model.wv) > 1000
+    np.testing.assert_array_equal(ours, model.cum_table)
+    assert ours[-1] == 2 ** 31 - 1
+
+
 def test_predict_output_word_uses_the_tied_vectors():
     model = QWEM(common_texts, **SMALL)
     predictions = model.predict_output_word(["system", "human"], topn=5)
