@@ -41,14 +41,23 @@ def upper_matvec(const int64_t[::1] indptr, const int32_t[::1] indices, const do
 
 cdef extern from "_panel.h" nogil:
     enum: QWEM_PANEL
+    enum: QWEM_WIDE_PANEL
     void qwem_panel_rows(const int64_t *indptr, const int32_t *indices, const double *data,
                          const double *x, double *out, int64_t stride, int64_t row_start, int64_t row_stop)
     double qwem_target_entry(double a, double half_k, double ri, double qi, const double *rq_j)
-    void qwem_panel_rows_target_tiled_f(const int64_t *indptr, const int32_t *indices, const float *a,
+    void qwem_panel_rows_target_tiled_8f(const int64_t *indptr, const int32_t *indices, const float *a,
                                         const double *rq, double half_k, const double *x, double *out,
                                         int64_t stride, int64_t row_start, int64_t row_stop, int64_t n,
                                         int64_t tile, int64_t *cursor)
-    void qwem_panel_rows_target_tiled_d(const int64_t *indptr, const int32_t *indices, const double *a,
+    void qwem_panel_rows_target_tiled_8d(const int64_t *indptr, const int32_t *indices, const double *a,
+                                        const double *rq, double half_k, const double *x, double *out,
+                                        int64_t stride, int64_t row_start, int64_t row_stop, int64_t n,
+                                        int64_t tile, int64_t *cursor)
+    void qwem_panel_rows_target_tiled_16f(const int64_t *indptr, const int32_t *indices, const float *a,
+                                        const double *rq, double half_k, const double *x, double *out,
+                                        int64_t stride, int64_t row_start, int64_t row_stop, int64_t n,
+                                        int64_t tile, int64_t *cursor)
+    void qwem_panel_rows_target_tiled_16d(const int64_t *indptr, const int32_t *indices, const double *a,
                                         const double *rq, double half_k, const double *x, double *out,
                                         int64_t stride, int64_t row_start, int64_t row_stop, int64_t n,
                                         int64_t tile, int64_t *cursor)
@@ -58,8 +67,10 @@ ctypedef fused real:
     double
 
 PANEL = QWEM_PANEL   # columns per pass over the matrix (upper_matmat takes multiples of it)
-# rows of X and out per column tile of target_matmat (a panel row is 64 bytes): V = 68k on one thread of
-# a 2-core EPYC, 8 columns, best of 10: 169-250 ms untiled, 153-167 ms at 8192, 173-197 ms at 4096
+WIDE_PANEL = QWEM_WIDE_PANEL   # target_matmat's widest pass (16): each entry of A read once for 16 columns
+# rows of X and out per column tile of target_matmat (a panel row is 64 or 128 bytes): V = 68k on one thread
+# of a 2-core EPYC, 8 columns, best of 7 (AVX-512 clone): 146 ms untiled, 115-134 ms at 16384, 128-133 ms at
+# 8192, 157 ms at 4096; 16 columns: 181-184 ms at 16384, 183-203 ms at 8192, 343 ms untiled
 PRODUCT_TILE = 8192
 
 
@@ -150,7 +161,8 @@ def target_matmat(const int64_t[::1] indptr, const int32_t[::1] indices, const r
                   const double[:, ::1] rq, double negative, const double[:, ::1] x, double[:, ::1] out,
                   int64_t row_start, int64_t row_stop, int64_t tile=PRODUCT_TILE):
     """out = S X over rows [row_start, row_stop), S computed per entry as in :func:`target_matvec`, for a
-    block X of a multiple of 8 columns (each entry of A read, and its S computed, once per 8 columns).
+    block X of a multiple of 8 columns (each entry of A read, and its S computed, once per 16 columns, and
+    once for the last 8 where 16 do not divide b).
 
     The columns are visited in tiles of `tile` rows of X (cache blocking; ``tile >= n`` is one pass)."""
     cdef int64_t b = x.shape[1]
@@ -168,14 +180,25 @@ def target_matmat(const int64_t[::1] indptr, const int32_t[::1] indices, const r
         memset(&out[0, 0], 0, out.shape[0] * b * sizeof(double))
         first = 0
         while first < b:
+            if b - first >= QWEM_WIDE_PANEL:     # 16 columns a pass where there are: each entry read once for 16
+                if real is float:
+                    qwem_panel_rows_target_tiled_16f(&indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
+                                                     &x[0, first], &out[0, first], b, row_start, row_stop, n,
+                                                     tile, &cursor[0])
+                else:
+                    qwem_panel_rows_target_tiled_16d(&indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
+                                                     &x[0, first], &out[0, first], b, row_start, row_stop, n,
+                                                     tile, &cursor[0])
+                first += QWEM_WIDE_PANEL
+                continue
             if real is float:
-                qwem_panel_rows_target_tiled_f(&indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
-                                               &x[0, first], &out[0, first], b, row_start, row_stop, n, tile,
-                                               &cursor[0])
+                qwem_panel_rows_target_tiled_8f(&indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
+                                                &x[0, first], &out[0, first], b, row_start, row_stop, n, tile,
+                                                &cursor[0])
             else:
-                qwem_panel_rows_target_tiled_d(&indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
-                                               &x[0, first], &out[0, first], b, row_start, row_stop, n, tile,
-                                               &cursor[0])
+                qwem_panel_rows_target_tiled_8d(&indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
+                                                &x[0, first], &out[0, first], b, row_start, row_stop, n, tile,
+                                                &cursor[0])
             first += QWEM_PANEL
 
 

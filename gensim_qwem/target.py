@@ -16,7 +16,7 @@ from scipy.sparse.linalg import LinearOperator
 from gensim_qwem._encoding import pair_table
 from gensim_qwem._parallel import RowSplit, usable_cpus
 from gensim_qwem._sgd import UniformWeights
-from gensim_qwem._symmetric import PANEL, target_matmat, target_matvec, upper_target
+from gensim_qwem._symmetric import PANEL, WIDE_PANEL, target_matmat, target_matvec, upper_target
 from gensim_qwem.closed_form import ScaledOperator, top_eigenpairs, word_weights
 from gensim_qwem.cooccurrence import upper_row_sums
 
@@ -173,20 +173,22 @@ class TargetOperator(LinearOperator):
         return y
 
     def _matmat(self, X):
-        """S X - 2 * 1 (1^T X), 8 columns (one kernel panel, contiguous) at a time; a C-contiguous X of
-        exactly 8 columns (the eigensolver's blocks) is read in place and the sums go straight into Y."""
+        """S X - 2 * 1 (1^T X) in slabs of WIDE_PANEL (16) columns (8 when X has at most 8), each contiguous,
+        zero-padded where X ends mid-slab; a C-contiguous X of exactly one slab (the eigensolver's blocks)
+        is read in place and the sums go straight into Y."""
         X = np.asarray(X, dtype=np.float64)
-        Y = np.empty((X.shape[0], -(-X.shape[1] // PANEL) * PANEL))
+        width = PANEL if X.shape[1] <= PANEL else WIDE_PANEL
+        Y = np.empty((X.shape[0], -(-X.shape[1] // width) * width))
         with self._lock:
-            if self._block_buffers is None:
-                self._block_buffers = {lo: np.empty((X.shape[0], PANEL)) for lo, _ in self._rows.ranges}
-            for first in range(0, X.shape[1], PANEL):
-                if X.shape[1] == PANEL and X.flags.c_contiguous:
+            if self._block_buffers is None or self._block_buffers[0] != width:
+                self._block_buffers = (width, {lo: np.empty((X.shape[0], width)) for lo, _ in self._rows.ranges})
+            for first in range(0, X.shape[1], width):
+                if X.shape[1] == width and X.flags.c_contiguous:
                     slab = X
                 else:
-                    slab = np.zeros((X.shape[0], PANEL))
-                    slab[:, :min(PANEL, X.shape[1] - first)] = X[:, first:first + PANEL]
-                self._summed_over_ranges(target_matmat, slab, self._block_buffers, out=Y[:, first:first + PANEL])
+                    slab = np.zeros((X.shape[0], width))
+                    slab[:, :min(width, X.shape[1] - first)] = X[:, first:first + width]
+                self._summed_over_ranges(target_matmat, slab, self._block_buffers[1], out=Y[:, first:first + width])
         Y = Y[:, :X.shape[1]]
         Y -= 2.0 * X.sum(axis=0)
         return Y

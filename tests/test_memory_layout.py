@@ -34,16 +34,17 @@ def random_upper(seed, size=40, dtype=np.float64, empty_row=True):
     return rng, full, upper
 
 
+@pytest.mark.parametrize("columns", [PANEL, 2 * PANEL, 3 * PANEL])   # the 8-wide pass, the 16-wide, both
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_target_product_kernels_match_numpy_twin(seed, dtype):
+def test_target_product_kernels_match_numpy_twin(seed, dtype, columns):
     rng, _, upper = random_upper(seed, dtype=dtype)
     size = upper.shape[0]
     pair_rate = upper_row_sums(upper)
     noise = noise_distribution(rng.integers(1, 50, size), 0.75)
     rq = np.ascontiguousarray(np.column_stack([pair_rate, noise]))
     args = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32), upper.data, rq, 5.0)
-    X = rng.standard_normal((size, 2 * PANEL))
+    X = rng.standard_normal((size, columns))
     expected = _reference.target_products(upper, pair_rate, noise, 5.0, X)
     out = np.empty_like(X)
     target_matmat(*args, X, out, 0, size)
