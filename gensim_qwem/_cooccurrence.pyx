@@ -14,23 +14,50 @@ DEF MAX_WINDOW = 1024
 
 cdef extern from *:
     """
-    /* windows up to 8: the running distribution q over kept in-between tokens in fixed 8-wide loops the
-       compiler unrolls; w[m] = 0 and mask[m] = 0 from the window on, so the sums are the generic loop's */
-    static inline double qwem_total8(const double *q, const double *w) {
-        double t = 0.0;
-        for (int m = 0; m < 8; m++) t += q[m] * w[m];
-        return t;
+    /* The subsampled walk right of one centre i, for a window L <= 8 known at compile time (one function
+       per L, picked by qwem_walk): q[m] = P(exactly m kept tokens strictly between i and j) lives in
+       registers, the weight of the pair (i, j) is p_i p_j sum_m q[m] w[m], and token j then becomes an
+       in-between token, q'[m] = q[m] (1 - p_j) + q[m - 1] p_j. The walk stops when the mass sum_m q[m] is
+       under `tol` or at the sentence end `hi`. Pairs of weight > 0 go to
+       (js, ws), at most hi - i - 1 of them; returns how many. */
+    #define QWEM_WALK(L)                                                                                  \\
+    static inline int64_t qwem_walk_##L(const int32_t *idx, int64_t i, int64_t hi, const double *keep,    \\
+                                        double p_i, const double *w, double tol, int64_t *js, double *ws) \\
+    {                                                                                                     \\
+        double q[L], mass;                                                                                \\
+        int64_t n = 0;                                                                                    \\
+        q[0] = 1.0;                                                                                       \\
+        for (int m = 1; m < L; m++) q[m] = 0.0;                                                           \\
+        for (int64_t j = i + 1; j < hi; j++) {                                                            \\
+            const double p = keep[idx[j]];                                                                \\
+            double total = 0.0;                                                                           \\
+            for (int m = 0; m < L; m++) total += q[m] * w[m];                                             \\
+            if (p > 0.0 && total > 0.0) { js[n] = j; ws[n] = p_i * p * total; n++; }                      \\
+            for (int m = L - 1; m > 0; m--) q[m] = q[m] * (1.0 - p) + q[m - 1] * p;                       \\
+            q[0] *= 1.0 - p;                                                                              \\
+            mass = 0.0;                                                                                   \\
+            for (int m = 0; m < L; m++) mass += q[m];                                                     \\
+            if (mass < tol) break;                                                                        \\
+        }                                                                                                 \\
+        return n;                                                                                         \\
     }
-    static inline double qwem_step8(double *q, double p, const double *mask) {
-        double keep = 1.0 - p, next[8], mass = 0.0;
-        next[0] = q[0] * keep;
-        for (int m = 1; m < 8; m++) next[m] = q[m] * keep + q[m - 1] * p;
-        for (int m = 0; m < 8; m++) { q[m] = next[m] * mask[m]; mass += q[m]; }
-        return mass;
+    QWEM_WALK(1) QWEM_WALK(2) QWEM_WALK(3) QWEM_WALK(4) QWEM_WALK(5) QWEM_WALK(6) QWEM_WALK(7) QWEM_WALK(8)
+    static inline int64_t qwem_walk(int L, const int32_t *idx, int64_t i, int64_t hi, const double *keep,
+                                    double p_i, const double *w, double tol, int64_t *js, double *ws) {
+        switch (L) {
+            case 1: return qwem_walk_1(idx, i, hi, keep, p_i, w, tol, js, ws);
+            case 2: return qwem_walk_2(idx, i, hi, keep, p_i, w, tol, js, ws);
+            case 3: return qwem_walk_3(idx, i, hi, keep, p_i, w, tol, js, ws);
+            case 4: return qwem_walk_4(idx, i, hi, keep, p_i, w, tol, js, ws);
+            case 5: return qwem_walk_5(idx, i, hi, keep, p_i, w, tol, js, ws);
+            case 6: return qwem_walk_6(idx, i, hi, keep, p_i, w, tol, js, ws);
+            case 7: return qwem_walk_7(idx, i, hi, keep, p_i, w, tol, js, ws);
+            default: return qwem_walk_8(idx, i, hi, keep, p_i, w, tol, js, ws);
+        }
     }
     """
-    double total8 "qwem_total8" (const double *q, const double *w) noexcept nogil
-    double step8 "qwem_step8" (double *q, double p, const double *mask) noexcept nogil
+    int64_t qwem_walk(int L, const int32_t *idx, int64_t i, int64_t hi, const double *keep, double p_i,
+                      const double *w, double tol, int64_t *js, double *ws) noexcept nogil
 
 
 cdef struct Triples:
@@ -142,7 +169,6 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
     cdef int m
     cdef double offset_weight[MAX_WINDOW]
     cdef double kept_between[MAX_WINDOW]   # q[m] = P(exactly m kept tokens strictly between i and j)
-    cdef double mask8[8]
     cdef double p_i, p_j, total, mass
     cdef Triples out
     cdef int failed = 0
@@ -168,8 +194,6 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
         kept_between[m] = 0.0
     for m in range(window):
         offset_weight[m] = (window - m) / <double>window if shrink_windows else 1.0  # delta = m + 1
-    for m in range(8):
-        mask8[m] = 1.0 if m < window else 0.0
     cdef int32_t[::1] given_rows, given_cols
     cdef double[::1] given_vals
     out.size = 0
@@ -188,6 +212,19 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
         if out.rows == NULL or out.cols == NULL or out.vals == NULL:
             free(out.rows); free(out.cols); free(out.vals)
             raise MemoryError("could not allocate the pair buffer for one counting job")
+    cdef int64_t longest = 0, emitted, t
+    for s in range(n_sentences):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    cdef int64_t *walk_js = NULL
+    cdef double *walk_ws = NULL
+    if subsample and window <= 8:
+        walk_js = <int64_t *>malloc(max(longest, 1) * sizeof(int64_t))
+        walk_ws = <double *>malloc(max(longest, 1) * sizeof(double))
+        if walk_js == NULL or walk_ws == NULL:
+            free(walk_js); free(walk_ws)
+            if out.owned:
+                free(out.rows); free(out.cols); free(out.vals)
+            raise MemoryError("could not allocate the walk buffer for one counting job")
     with nogil:
         for s in range(n_sentences):
             lo = offsets[s]
@@ -203,23 +240,19 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                 p_i = keep_prob[indices[i]]
                 if p_i <= 0.0:
                     continue
+                if window <= 8:     # the walk below with the window a compile-time constant (qwem_walk)
+                    emitted = qwem_walk(window, &indices[0], i, hi, &keep_prob[0], p_i, offset_weight, tolerance,
+                                        walk_js, walk_ws)
+                    for t in range(emitted):
+                        if add_pair(&out, dense_ptr, fixed_ptr, dense_size, indices[i], indices[walk_js[t]],
+                                    walk_ws[t], upper) < 0:
+                            failed = 1
+                    continue
                 kept_between[0] = 1.0
                 for m in range(1, window):
                     kept_between[m] = 0.0
-                if window <= 8:
-                    for m in range(1, 8):
-                        kept_between[m] = 0.0
                 for j in range(i + 1, hi):
                     p_j = keep_prob[indices[j]]
-                    if window <= 8:     # the same sums as below, in loops of constant length
-                        total = total8(kept_between, offset_weight)
-                        if p_j > 0.0 and total > 0.0:
-                            if add_pair(&out, dense_ptr, fixed_ptr, dense_size, indices[i], indices[j],
-                                        p_i * p_j * total, upper) < 0:
-                                failed = 1
-                        if step8(kept_between, p_j, mask8) < tolerance:
-                            break
-                        continue
                     total = 0.0
                     for m in range(window):
                         total += kept_between[m] * offset_weight[m]
@@ -238,6 +271,8 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                         break
             if failed:
                 break
+    free(walk_js)
+    free(walk_ws)
     try:
         if failed:
             raise MemoryError("ran out of memory while counting pairs; use smaller jobs (chunk_words)")
@@ -271,12 +306,25 @@ cdef inline int64_t units(double val) noexcept nogil:
     return <int64_t>(val * UNITS + 0.5)
 
 
-def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const double[::1] vals, int32_t size):
+def sum_scratch(int64_t capacity, int32_t size, previous=None):
+    """Working arrays of :func:`sum_triples_fixed` for up to `capacity` triples of a `size` x `size` matrix:
+    `previous` when it is large enough, else new ones (a counting thread keeps one set for all its jobs, so
+    its 24 bytes a triple are not mapped and zero-filled anew for each job)."""
+    if previous is not None and len(previous[0]) >= capacity and len(previous[4]) == size + 1:
+        return previous
+    return (np.empty(capacity, dtype=np.int32), np.empty(capacity, dtype=np.int64),
+            np.empty(capacity, dtype=np.int32), np.empty(capacity, dtype=np.int64),
+            np.empty(size + 1, dtype=np.int64))
+
+
+def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const double[::1] vals, int32_t size,
+                      scratch=None):
     """COO triples (duplicates allowed) -> CSR (indptr int64, indices int32 sorted in each row, data int64) of
     their sums in units of 2**-32, each value rounded to those units before it is added.
 
     Two stable counting sorts (by column, then by row) leave each row's triples in column order, so equal
-    columns are neighbours and are summed in one pass: O(n + V), no comparison sort.
+    columns are neighbours and are summed in one pass: O(n + V), no comparison sort. `scratch`
+    (:func:`sum_scratch`) holds the working arrays; only the result is allocated.
     Numpy twin: ``_reference.sum_triples_fixed``.
     """
     cdef int64_t n = rows.shape[0], k, p, q, w, start, stop
@@ -286,11 +334,8 @@ def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const do
     for k in range(n):
         if rows[k] < 0 or rows[k] >= size or cols[k] < 0 or cols[k] >= size:
             raise ValueError(f"triple {k} = ({rows[k]}, {cols[k]}) lies outside a {size} x {size} matrix")
-    by_col_rows_arr = np.empty(n, dtype=np.int32)
-    by_col_vals_arr = np.empty(n, dtype=np.int64)
-    out_cols_arr = np.empty(n, dtype=np.int32)
-    out_vals_arr = np.empty(n, dtype=np.int64)
-    col_ptr_arr = np.zeros(size + 1, dtype=np.int64)
+    by_col_rows_arr, by_col_vals_arr, out_cols_arr, out_vals_arr, col_ptr_arr = sum_scratch(n, size, scratch)
+    col_ptr_arr[:] = 0
     indptr_arr = np.zeros(size + 1, dtype=np.int64)
     cdef int32_t[::1] by_col_rows = by_col_rows_arr, out_cols = out_cols_arr
     cdef int64_t[::1] by_col_vals = by_col_vals_arr, out_vals = out_vals_arr
@@ -336,3 +381,76 @@ def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const do
             start = stop
         indptr[size] = w
     return indptr_arr, out_cols_arr[:w].copy(), out_vals_arr[:w].copy()
+
+
+def sum_sorted_parts(parts, int64_t n_rows):
+    """The sum of CSR matrices with int64 data and sorted column indices in every row (``parts``: a list of
+    (indptr, indices, data) with n_rows + 1 index pointers each) -> (indptr int64, indices int32, data
+    int64), sorted, in one pass: each row is a k-way merge of the parts' rows (equal columns added; sums
+    of 0 left out).
+
+    One copy of every entry however many parts, where adding them two at a time copies the earlier ones
+    again at each addition. Numpy twin: the sum with scipy (integer sums: the same numbers in any order).
+    """
+    cdef int64_t k = len(parts), t, r, w = 0, bound = 0, best
+    cdef int64_t total
+    keep_alive = []
+    for indptr, indices, data in parts:
+        indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        indices = np.ascontiguousarray(indices, dtype=np.int32)
+        data = np.ascontiguousarray(data, dtype=np.int64)
+        if len(indptr) != n_rows + 1 or len(indices) != len(data) or len(indices) < indptr[n_rows]:
+            raise ValueError(f"each part must be CSR with {n_rows} rows")
+        keep_alive.append((indptr, indices, data))
+        bound += indptr[n_rows] - indptr[0]
+    cdef int64_t **starts = <int64_t **>malloc(max(k, 1) * sizeof(int64_t *))
+    cdef int32_t **columns = <int32_t **>malloc(max(k, 1) * sizeof(int32_t *))
+    cdef int64_t **values = <int64_t **>malloc(max(k, 1) * sizeof(int64_t *))
+    cdef int64_t *head = <int64_t *>malloc(max(k, 1) * sizeof(int64_t))
+    cdef int64_t *end = <int64_t *>malloc(max(k, 1) * sizeof(int64_t))
+    cdef int64_t *cur = <int64_t *>malloc(max(k, 1) * sizeof(int64_t))
+    cdef int64_t NO_COLUMN = 1 << 40
+    cdef int64_t[::1] ip_view
+    cdef int32_t[::1] ix_view
+    cdef int64_t[::1] val_view
+    out_indptr_arr = np.zeros(n_rows + 1, dtype=np.int64)
+    out_indices_arr = np.empty(max(bound, 1), dtype=np.int32)
+    out_data_arr = np.empty(max(bound, 1), dtype=np.int64)
+    cdef int64_t[::1] out_indptr = out_indptr_arr, out_data = out_data_arr
+    cdef int32_t[::1] out_indices = out_indices_arr
+    try:
+        if starts == NULL or columns == NULL or values == NULL or head == NULL or end == NULL or cur == NULL:
+            raise MemoryError("could not allocate the merge's part tables")
+        for t in range(k):
+            ip_view, ix_view, val_view = keep_alive[t]
+            starts[t] = &ip_view[0]
+            columns[t] = &ix_view[0] if ix_view.shape[0] else NULL
+            values[t] = &val_view[0] if val_view.shape[0] else NULL
+        with nogil:
+            for r in range(n_rows):
+                for t in range(k):      # cur[t]: the column at part t's head, NO_COLUMN once its row is done
+                    head[t] = starts[t][r]
+                    end[t] = starts[t][r + 1]
+                    cur[t] = columns[t][head[t]] if head[t] < end[t] else NO_COLUMN
+                while True:
+                    best = NO_COLUMN    # the smallest column at any head (compiled branch-free)
+                    for t in range(k):
+                        best = cur[t] if cur[t] < best else best
+                    if best == NO_COLUMN:
+                        break
+                    total = 0
+                    for t in range(k):
+                        if cur[t] == best:
+                            total += values[t][head[t]]
+                            head[t] += 1
+                            cur[t] = columns[t][head[t]] if head[t] < end[t] else NO_COLUMN
+                    if total != 0:      # as scipy's sums, which drop zeros (a weight under 2**-33 rounds to 0)
+                        out_indices[w] = <int32_t>best
+                        out_data[w] = total
+                        w += 1
+                out_indptr[r + 1] = w
+    finally:
+        free(starts); free(columns); free(values); free(head); free(end); free(cur)
+    out_indices_arr.resize(w, refcheck=False)   # realloc: the unwritten tail is given back, nothing copied
+    out_data_arr.resize(w, refcheck=False)
+    return out_indptr_arr, out_indices_arr, out_data_arr

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse
 
 from gensim_qwem import _cooccurrence, _reference, cooccurrence
-from gensim_qwem._cooccurrence import count_pairs_job
+from gensim_qwem._cooccurrence import count_pairs_job, sum_sorted_parts
 from gensim_qwem._encoding import pair_table, sentences_to_indices
 from gensim_qwem._sgd import JobSettings, UniformWeights, train_job
 from gensim_qwem._symmetric import PANEL, upper_matmat, upper_matvec, upper_target
@@ -163,7 +163,7 @@ def test_more_negative_draws_keep_the_expected_update_and_cut_its_variance():
 
 
 @pytest.mark.parametrize("shrink", [True, False])
-@pytest.mark.parametrize("window", [1, 2, 5])
+@pytest.mark.parametrize("window", [1, 2, 3, 5, 7, 8, 9, 12])   # one compiled walk per window <= 8, a loop past 8
 def test_counting_kernel_matches_numpy_twin(shrink, window):
     rng = np.random.default_rng(window)
     vocab_size = 9
@@ -373,15 +373,53 @@ def test_threaded_chunked_counting_matches_numpy_twin(dense_words, monkeypatch):
     np.testing.assert_array_equal(stats.word_counts, np.bincount(indices, minlength=vocab_size))
 
 
-@pytest.mark.parametrize("n_matrices", [1, 7, 38])
-def test_running_sum_from_several_threads_is_the_sum_in_log_many_partials(n_matrices):
-    matrices = [scipy.sparse.random(30, 30, density=0.1, random_state=seed, format="csr") for seed in range(n_matrices)]
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+@pytest.mark.parametrize("n_matrices", [1, 7, 38, 70])
+def test_running_sum_from_several_threads_is_the_sum_in_log_many_partials(n_matrices, dtype):
+    rng = np.random.default_rng(n_matrices)
+    matrices = [scipy.sparse.random(30, 30, density=0.1, random_state=seed, format="csr",
+                                    data_rvs=lambda n: rng.integers(1, 2 ** 40, n)).astype(dtype)
+                for seed in range(n_matrices)]
     running = cooccurrence._RunningSum()
     with ThreadPoolExecutor(3) as pool:
         list(pool.map(running.add, matrices))
-    counts = sorted(running.partials)
-    assert sum(counts) == n_matrices and len(counts) == bin(n_matrices).count("1")  # n in binary
-    np.testing.assert_allclose(running.total(30).toarray(), sum(m.toarray() for m in matrices), atol=1e-12)
+    fan_in = running.FAN_IN
+    held = {level: len(parts) for level, parts in running.partials.items() if parts}
+    # n in base FAN_IN: the digits are the partial sums held at each level
+    assert sum(count * fan_in ** level for level, count in held.items()) == n_matrices
+    assert all(count < fan_in for count in held.values())
+    expected = sum(m.toarray() for m in matrices)
+    total = running.total(30, dtype=dtype)
+    assert total.dtype == dtype and total.has_sorted_indices
+    if dtype == np.int64:
+        np.testing.assert_array_equal(total.toarray(), expected)
+    else:
+        np.testing.assert_allclose(total.toarray(), expected, rtol=1e-12)
+
+
+def test_sum_of_sorted_parts_equals_scipy_exactly():
+    """The k-way merge of int64 CSR parts: any number of parts, empty rows and empty parts."""
+    rng = np.random.default_rng(5)
+    for k in (1, 2, 3, 9):
+        parts = [scipy.sparse.random(40, 300, density=density, random_state=k * 10 + t, format="csr",
+                                     data_rvs=lambda n: rng.integers(-2 ** 50, 2 ** 50, n)).astype(np.int64)
+                 for t, density in enumerate([0.0, 0.02, 0.2, 0.5][:k] + [0.1] * max(0, k - 4))]
+        parts[0][5:9] = 0   # empty rows
+        for part in parts:
+            part.eliminate_zeros()
+            part.sort_indices()
+        indptr, indices, data = sum_sorted_parts([(p.indptr, p.indices, p.data) for p in parts], 40)
+        got = scipy.sparse.csr_matrix((data, indices, indptr), shape=(40, 300))
+        expected = sum(parts[1:], parts[0])
+        np.testing.assert_array_equal(got.toarray(), expected.toarray())
+        assert got.has_sorted_indices and data.dtype == np.int64 and indptr.dtype == np.int64
+    # sums of 0 are left out, as scipy leaves them out (a pair weight that rounds to 0 units)
+    part = parts[-1]
+    indptr, indices, data = sum_sorted_parts([(part.indptr, part.indices, part.data),
+                                              (part.indptr, part.indices, -part.data)], 40)
+    assert len(data) == len(indices) == 0 and not indptr.any()
+    with pytest.raises(ValueError, match="40 rows"):
+        sum_sorted_parts([(np.zeros(5, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64))], 40)
 
 
 def test_target_operator_products_from_several_threads_at_once():
