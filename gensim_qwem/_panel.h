@@ -85,9 +85,10 @@ static inline double qwem_target_entry(double a, double half_k, double ri, doubl
 #if defined(__GNUC__)
 /* 8 doubles; GCC/Clang lower the operations to what the target has (2, 4 or 8 wide) */
 typedef double qwem_v8d __attribute__((vector_size(64), aligned(8), may_alias));
+static const qwem_v8d zero8 = {0.0};    /* every element 0 (a product with 0.0 would keep NaN and inf) */
 #define QWEM_TARGET_ROW_START(W)                                                                            \
             qwem_v8d xi[W / 8], acc[W / 8];                                                                 \
-            for (int c = 0; c < W / 8; c++) { xi[c] = ((const qwem_v8d *)(x + i * stride))[c]; acc[c] = xi[c] * 0.0; }
+            for (int c = 0; c < W / 8; c++) { xi[c] = ((const qwem_v8d *)(x + i * stride))[c]; acc[c] = zero8; }
 #define QWEM_TARGET_ENTRY(W)                                                                                \
                 const qwem_v8d *xj = (const qwem_v8d *)(x + j * stride);                                    \
                 for (int c = 0; c < W / 8; c++) acc[c] += u * xj[c];                                        \
