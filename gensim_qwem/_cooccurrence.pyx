@@ -213,11 +213,11 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
             free(out.rows); free(out.cols); free(out.vals)
             raise MemoryError("could not allocate the pair buffer for one counting job")
     cdef int64_t longest = 0, emitted, t
-    for s in range(n_sentences):
-        longest = max(longest, offsets[s + 1] - offsets[s])
     cdef int64_t *walk_js = NULL
     cdef double *walk_ws = NULL
-    if subsample and window <= 8:
+    if subsample and window <= 8:     # room for one centre's pairs: at most its sentence's length
+        for s in range(n_sentences):
+            longest = max(longest, offsets[s + 1] - offsets[s])
         walk_js = <int64_t *>malloc(max(longest, 1) * sizeof(int64_t))
         walk_ws = <double *>malloc(max(longest, 1) * sizeof(double))
         if walk_js == NULL or walk_ws == NULL:
