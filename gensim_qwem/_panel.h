@@ -141,3 +141,16 @@ QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_8f, float, 8)
 QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_8d, double, 8)
 QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_16f, float, QWEM_WIDE_PANEL)
 QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_16d, double, QWEM_WIDE_PANEL)
+/* the kernel of `width` (QWEM_WIDE_PANEL, else QWEM_PANEL) columns for float (_f) or double (_d) A */
+#define QWEM_PANEL_TARGET_BY_WIDTH(NAME, REAL, NARROW, WIDE)                                                 \
+static inline void NAME(int64_t width, const int64_t *indptr, const int32_t *indices, const REAL *a,        \
+                        const double *rq, double half_k, const double *x, double *out, int64_t stride,      \
+                        int64_t row_start, int64_t row_stop, int64_t n, int64_t tile, int64_t *cursor)      \
+{                                                                                                           \
+    (width == QWEM_WIDE_PANEL ? WIDE : NARROW)(indptr, indices, a, rq, half_k, x, out, stride, row_start,   \
+                                               row_stop, n, tile, cursor);                                  \
+}
+QWEM_PANEL_TARGET_BY_WIDTH(qwem_panel_rows_target_tiled_f, float, qwem_panel_rows_target_tiled_8f,
+                           qwem_panel_rows_target_tiled_16f)
+QWEM_PANEL_TARGET_BY_WIDTH(qwem_panel_rows_target_tiled_d, double, qwem_panel_rows_target_tiled_8d,
+                           qwem_panel_rows_target_tiled_16d)

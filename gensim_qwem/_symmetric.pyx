@@ -45,22 +45,14 @@ cdef extern from "_panel.h" nogil:
     void qwem_panel_rows(const int64_t *indptr, const int32_t *indices, const double *data,
                          const double *x, double *out, int64_t stride, int64_t row_start, int64_t row_stop)
     double qwem_target_entry(double a, double half_k, double ri, double qi, const double *rq_j)
-    void qwem_panel_rows_target_tiled_8f(const int64_t *indptr, const int32_t *indices, const float *a,
-                                        const double *rq, double half_k, const double *x, double *out,
-                                        int64_t stride, int64_t row_start, int64_t row_stop, int64_t n,
-                                        int64_t tile, int64_t *cursor)
-    void qwem_panel_rows_target_tiled_8d(const int64_t *indptr, const int32_t *indices, const double *a,
-                                        const double *rq, double half_k, const double *x, double *out,
-                                        int64_t stride, int64_t row_start, int64_t row_stop, int64_t n,
-                                        int64_t tile, int64_t *cursor)
-    void qwem_panel_rows_target_tiled_16f(const int64_t *indptr, const int32_t *indices, const float *a,
-                                        const double *rq, double half_k, const double *x, double *out,
-                                        int64_t stride, int64_t row_start, int64_t row_stop, int64_t n,
-                                        int64_t tile, int64_t *cursor)
-    void qwem_panel_rows_target_tiled_16d(const int64_t *indptr, const int32_t *indices, const double *a,
-                                        const double *rq, double half_k, const double *x, double *out,
-                                        int64_t stride, int64_t row_start, int64_t row_stop, int64_t n,
-                                        int64_t tile, int64_t *cursor)
+    void qwem_panel_rows_target_tiled_f(int64_t width, const int64_t *indptr, const int32_t *indices,
+                                        const float *a, const double *rq, double half_k, const double *x,
+                                        double *out, int64_t stride, int64_t row_start, int64_t row_stop,
+                                        int64_t n, int64_t tile, int64_t *cursor)
+    void qwem_panel_rows_target_tiled_d(int64_t width, const int64_t *indptr, const int32_t *indices,
+                                        const double *a, const double *rq, double half_k, const double *x,
+                                        double *out, int64_t stride, int64_t row_start, int64_t row_stop,
+                                        int64_t n, int64_t tile, int64_t *cursor)
 
 ctypedef fused real:
     float
@@ -167,7 +159,7 @@ def target_matmat(const int64_t[::1] indptr, const int32_t[::1] indices, const r
     The columns are visited in tiles of `tile` rows of X (cache blocking; ``tile >= n`` is one pass)."""
     cdef int64_t b = x.shape[1]
     cdef int64_t n = x.shape[0]
-    cdef int64_t first
+    cdef int64_t first, width
     if b % QWEM_PANEL or out.shape[1] != b or out.shape[0] != x.shape[0]:
         raise ValueError(f"X and out must have the same shape with a multiple of 8 columns")
     if rq.shape[1] != 2 or rq.shape[0] != x.shape[0]:
@@ -180,26 +172,17 @@ def target_matmat(const int64_t[::1] indptr, const int32_t[::1] indices, const r
         memset(&out[0, 0], 0, out.shape[0] * b * sizeof(double))
         first = 0
         while first < b:
-            if b - first >= QWEM_WIDE_PANEL:     # 16 columns a pass where there are: each entry read once for 16
-                if real is float:
-                    qwem_panel_rows_target_tiled_16f(&indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
-                                                     &x[0, first], &out[0, first], b, row_start, row_stop, n,
-                                                     tile, &cursor[0])
-                else:
-                    qwem_panel_rows_target_tiled_16d(&indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
-                                                     &x[0, first], &out[0, first], b, row_start, row_stop, n,
-                                                     tile, &cursor[0])
-                first += QWEM_WIDE_PANEL
-                continue
+            # 16 columns a pass where there are (each entry of A read once for 16), else 8
+            width = QWEM_WIDE_PANEL if b - first >= QWEM_WIDE_PANEL else QWEM_PANEL
             if real is float:
-                qwem_panel_rows_target_tiled_8f(&indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
-                                                &x[0, first], &out[0, first], b, row_start, row_stop, n, tile,
-                                                &cursor[0])
+                qwem_panel_rows_target_tiled_f(width, &indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
+                                               &x[0, first], &out[0, first], b, row_start, row_stop, n, tile,
+                                               &cursor[0])
             else:
-                qwem_panel_rows_target_tiled_8d(&indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
-                                                &x[0, first], &out[0, first], b, row_start, row_stop, n, tile,
-                                                &cursor[0])
-            first += QWEM_PANEL
+                qwem_panel_rows_target_tiled_d(width, &indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
+                                               &x[0, first], &out[0, first], b, row_start, row_stop, n, tile,
+                                               &cursor[0])
+            first += width
 
 
 def upper_row_sums(const int64_t[::1] indptr, const int32_t[::1] indices, const real[::1] data):
