@@ -89,7 +89,8 @@ def check_model_parameters(model, **overrides):
             raise param_error("gradient_refinement", "True or False", model.gradient_refinement, TypeError)
 
 
-def check_closed_form_arguments(dim, vocab_size, model_dim, replace, word_weights, kinds, weight_power, eig_power):
+def check_closed_form_arguments(dim, vocab_size, model_dim, replace, word_weights, kinds, weight_power, eig_power,
+                                saturation=1.0):
     """The arguments of ``QWEM.analytic_solution``: `dim` eigen-directions of a `vocab_size`-word vocabulary,
     word weights of one of the `kinds`."""
     check_int("vector_size", dim, 1)
@@ -101,6 +102,7 @@ def check_closed_form_arguments(dim, vocab_size, model_dim, replace, word_weight
     check_choice("word_weights", word_weights, kinds)
     check_real("weight_power", weight_power, -np.inf)
     check_real("eig_power", eig_power, -np.inf)
+    check_real("saturation", saturation, 0.0)
 
 
 def negative_sampling_setting(model, negative=None, ns_exponent=None):

@@ -381,7 +381,7 @@ class QWEM(GensimTraining, Word2Vec):
 
     # ------------------------------------------------------------------ closed form
     def analytic_solution(self, vector_size=None, replace=False, tol=1e-3, word_weights="uniform",
-                          weight_power=0.25, eig_power=0.5, negative=None, ns_exponent=None):
+                          weight_power=0.25, eig_power=0.5, negative=None, ns_exponent=None, saturation=1.0):
         """Closed-form embeddings: ``W = D^{-1/2} U_d diag(max(lambda, 0) ** eig_power)``.
 
         (lambda, U_d) are the top-d eigenpairs by signed value of ``D^{1/2} M* D^{1/2}``, D = diag(g) the
@@ -415,6 +415,12 @@ class QWEM(GensimTraining, Word2Vec):
             closed form of a model trained with that setting, from the same statistics (A does not depend
             on it), but not the end point of training this model (how settings compare:
             :doc:`/benchmarks`, "Why the defaults").
+        saturation : float
+            c of the factorised target ``M*_c = 2c tanh(PMI_k / (2c))``, PMI_k = log(A / B) (word2vec's
+            optimum, Levy & Goldberg 2014). 1 (default) is M* = 2 (A - B) / (A + B) itself, the quadratic
+            model's target and the end point of training; c > 1 squashes strong associations less (c -> inf
+            would factorise PMI_k itself), c < 1 more. W then minimises ``sum_ij g_i g_j (w_i . w_j -
+            M*_c,ij)^2`` (docs/theory.rst, "Saturation of the target").
 
         Returns
         -------
@@ -423,18 +429,20 @@ class QWEM(GensimTraining, Word2Vec):
         """
         dim = self.wv.vector_size if vector_size is None else vector_size
         check_closed_form_arguments(dim, len(self.wv), self.wv.vector_size, replace, word_weights, WORD_WEIGHTS,
-                                    weight_power, eig_power)
+                                    weight_power, eig_power, saturation)
         setting = negative_sampling_setting(self, negative, ns_exponent)
-        eigenvalues, eigenvectors, weights = self._closed_form_spectrum(dim, tol, word_weights, weight_power, setting)
+        eigenvalues, eigenvectors, weights = self._closed_form_spectrum(dim, tol, word_weights, weight_power, setting,
+                                                                        saturation)
         kv = self._keyed_vectors(embeddings_from_eigenpairs(eigenvalues, eigenvectors, eig_power, weights))
         if replace:
             self.wv.vectors[...] = kv.vectors
             self.wv.norms = None
         return kv
 
-    def _closed_form_spectrum(self, k, tol, word_weights, weight_power, setting):
-        """Top-k eigenpairs of D^{1/2} M* D^{1/2} and g (None when uniform), from the target's cache."""
-        values, vectors, weights = self._target(*setting).eigenpairs(k, tol, self.seed, word_weights, weight_power)
+    def _closed_form_spectrum(self, k, tol, word_weights, weight_power, setting, saturation=1.0):
+        """Top-k eigenpairs of D^{1/2} M*_c D^{1/2} and g (None when uniform), from the target's cache."""
+        values, vectors, weights = self._target(*setting).eigenpairs(k, tol, self.seed, word_weights, weight_power,
+                                                                     saturation)
         self.eigenvalues_ = values   # lambda' of the last closed form, as spectrum() leaves lambda
         return values, vectors, weights
 

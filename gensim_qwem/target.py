@@ -4,6 +4,11 @@ See docs/theory.rst, "The target matrix M*".
 
 Wherever A is zero, M* is exactly -2, so ``M* = S - 2 * 1 1^T`` with ``S = 4 A / (A + B)`` on the
 support of A. Products cost O(nnz(A)) per column; M* is never built densely.
+
+M* = 2 tanh(PMI_k / 2) with PMI_k = log(A / B), word2vec's optimum (Levy & Goldberg 2014) squashed into
+(-2, 2). The saturated target ``M*_c = 2c tanh(PMI_k / (2c))`` (c = `saturation`; c = 1 is M*, c -> inf is
+PMI_k) keeps the same structure: ``M*_c = c (S' - 2 * 1 1^T)`` with S' the kernel's ``4 A' / (A' + B)`` of
+the rates ``A' = A^(1/c) B^(1 - 1/c)`` (:func:`saturated_rates`).
 """
 import functools
 import threading
@@ -72,6 +77,24 @@ def negative_rate_on(rows, cols, pair_rate, noise, negative):
     return 0.5 * negative * (pair_rate[rows] * noise[cols] + pair_rate[cols] * noise[rows])
 
 
+def saturated_rates(upper, pair_rate, noise, negative, saturation, chunk=1 << 20):
+    """A' = A^(1/c) B^(1 - 1/c) on the support of `upper` (A's upper triangle, CSR), c = `saturation`, in A's dtype.
+
+    Then ``4 A' / (A' + B) = 4 r^(1/c) / (r^(1/c) + 1)`` with r = A / B, so ``c (4 A' / (A' + B) - 2) =
+    2c tanh(log(r) / (2c))``: the product kernel, given A', multiplies by M*_c / c. Computed `chunk` entries
+    at a time (the temporaries stay a few MiB whatever nnz is).
+    """
+    rows = np.repeat(np.arange(upper.shape[0], dtype=np.int32), np.diff(upper.indptr))
+    out = np.empty_like(upper.data)
+    inverse = 1.0 / float(saturation)
+    for lo in range(0, len(out), chunk):
+        part = slice(lo, lo + chunk)
+        B = negative_rate_on(rows[part], upper.indices[part], pair_rate, noise, negative)
+        A = upper.data[part].astype(np.float64)
+        out[part] = A ** inverse * B ** (1.0 - inverse)
+    return out
+
+
 def pair_weight_total(pair_rate, negative):
     """sum_ij G_ij = sum(A) + k sum(a) sum(Q) = (1 + k) sum(A), from the pair rates a_i = sum_j A_ij."""
     return (1.0 + negative) * pair_rate.sum()
@@ -101,9 +124,14 @@ class TargetOperator(LinearOperator):
         Threads per product; default: the CPUs this process may use.
     noise : array, optional
         Q itself, where the caller has it (:class:`Target`); default: from `word_counts` and `ns_exponent`.
+    saturation : float
+        c of the saturated target ``M*_c = 2c tanh(log(A / B) / (2c))``; 1 (default) is M* itself. Another
+        value stores the rates A' of :func:`saturated_rates` (one array of nnz values) and scales the
+        products by c.
     """
 
-    def __init__(self, cooccurrence, word_counts, negative, ns_exponent, threads=None, _upper=None, noise=None):
+    def __init__(self, cooccurrence, word_counts, negative, ns_exponent, threads=None, _upper=None, noise=None,
+                 saturation=1.0):
         if _upper is None:
             A = scipy.sparse.csr_matrix(cooccurrence)
             if A.dtype != np.float32:
@@ -116,8 +144,10 @@ class TargetOperator(LinearOperator):
         self.noise = noise_distribution(word_counts, ns_exponent) if noise is None else noise
         self.negative = negative
         self._rq = np.ascontiguousarray(np.column_stack([self.pair_rate, self.noise]))
-        self._pair_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False),
-                               upper.data)
+        self.saturation = float(saturation)
+        data = upper.data if self.saturation == 1.0 else saturated_rates(upper, self.pair_rate, self.noise,
+                                                                          negative, self.saturation)
+        self._pair_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False), data)
         self._rows = RowSplit.balanced(upper.indptr, usable_cpus() if threads is None else threads, PRODUCT_ROW_COST)
         self._buffers = {lo: np.empty(n) for lo, _ in self._rows.ranges}
         self._lock = threading.Lock()  # the output buffers are reused: one product at a time
@@ -125,9 +155,11 @@ class TargetOperator(LinearOperator):
         super().__init__(dtype=np.float64, shape=upper.shape)
 
     @classmethod
-    def from_statistics(cls, statistics, word_counts, negative, ns_exponent, threads=None, noise=None):
-        """M* of a :class:`~gensim_qwem.cooccurrence.PairStatistics`, sharing its stored upper triangle."""
-        return cls(None, word_counts, negative, ns_exponent, threads=threads, _upper=statistics.upper, noise=noise)
+    def from_statistics(cls, statistics, word_counts, negative, ns_exponent, threads=None, noise=None, saturation=1.0):
+        """M* (M*_c) of a :class:`~gensim_qwem.cooccurrence.PairStatistics`, sharing its stored upper triangle
+        (when `saturation` is 1)."""
+        return cls(None, word_counts, negative, ns_exponent, threads=threads, _upper=statistics.upper, noise=noise,
+                   saturation=saturation)
 
     @property
     def stored_bytes(self):
@@ -136,12 +168,11 @@ class TargetOperator(LinearOperator):
 
     @property
     def upper_part(self):
-        """The upper triangle of S (float64 CSR), built on request: the products never need it."""
-        A = self.pair_upper
-        indptr, indices, values = upper_target(A.indptr.astype(np.int64), A.indices.astype(np.int32, copy=False),
-                                               A.data.astype(np.float64), self.pair_rate, self.noise,
+        """The upper triangle of S (float64 CSR; c S' when saturated), built on request: the products never need it."""
+        indptr, indices, data = self._pair_arrays
+        indptr, indices, values = upper_target(indptr, indices, data.astype(np.float64), self.pair_rate, self.noise,
                                                float(self.negative))
-        return scipy.sparse.csr_matrix((values, indices, indptr), shape=A.shape)
+        return scipy.sparse.csr_matrix((values * self.saturation, indices, indptr), shape=self.shape)
 
     @property
     def sparse_part(self):
@@ -170,6 +201,8 @@ class TargetOperator(LinearOperator):
         with self._lock:
             y = self._summed_over_ranges(target_matvec, x, self._buffers)
         y -= 2.0 * x.sum()
+        if self.saturation != 1.0:
+            y *= self.saturation
         return y
 
     def _matmat(self, X):
@@ -191,6 +224,8 @@ class TargetOperator(LinearOperator):
                 self._summed_over_ranges(target_matmat, slab, self._block_buffers[1], out=Y[:, first:first + width])
         Y = Y[:, :X.shape[1]]
         Y -= 2.0 * X.sum(axis=0)
+        if self.saturation != 1.0:
+            Y *= self.saturation
         return Y
 
     def _adjoint(self):
@@ -211,7 +246,7 @@ class TargetOperator(LinearOperator):
 
     def to_dense(self):
         """Dense M* (V x V) for small vocabularies in tests; never call it for a real vocabulary."""
-        return self.sparse_part.toarray() - 2.0
+        return self.sparse_part.toarray() - 2.0 * self.saturation
 
 
 def uniform_weight_block(cooccurrence, pair_rate, noise, negative, scale, max_weight, size):
@@ -224,13 +259,17 @@ def uniform_weight_block(cooccurrence, pair_rate, noise, negative, scale, max_we
     return np.ascontiguousarray(psi, dtype=np.float32)
 
 
-def dense_target(cooccurrence, word_counts, negative, ns_exponent):
-    """Obvious dense M* = 2 (A - B) / (A + B) straight from the definition (test oracle)."""
+def dense_target(cooccurrence, word_counts, negative, ns_exponent, saturation=1.0):
+    """Obvious dense M* = 2 (A - B) / (A + B) straight from the definition (test oracle); with `saturation`
+    c != 1, ``M*_c = 2c tanh(log(A / B) / (2c))`` (-2c where A = 0)."""
     A = np.asarray(cooccurrence.toarray() if scipy.sparse.issparse(cooccurrence) else cooccurrence, dtype=float)
     words = np.arange(len(A))
     B = negative_rate_on(words[:, None], words[None, :], A.sum(axis=1), noise_distribution(word_counts, ns_exponent),
                          negative)
-    return 2.0 * (A - B) / (A + B)
+    if saturation == 1.0:
+        return 2.0 * (A - B) / (A + B)
+    with np.errstate(divide="ignore"):
+        return 2.0 * saturation * np.tanh(np.log(A / B) / (2.0 * saturation))
 
 
 class Target:
@@ -253,9 +292,9 @@ class Target:
         self.vocab_counts = np.array(vocab_counts, dtype=np.int64)
         self.negative, self.ns_exponent = negative, ns_exponent
         self.noise = noise_distribution(self.vocab_counts, ns_exponent)
-        self._operator = self._noise_table = None
+        self._operator = self._noise_table = self._saturated = None
         self._uniform_weights = {}        # (max_weight, dense words) -> UniformWeights
-        self._spectra = {}                # 'uniform' / 'weighted' -> (key, values, vectors, word weights)
+        self._spectra = {}                # 'uniform' / 'other' -> (key, values, vectors, word weights)
 
     def matches(self, statistics, vocab_counts, negative, ns_exponent):
         """Whether this is the Target of these statistics (the very object), counts and setting."""
@@ -286,6 +325,17 @@ class Target:
                                                             self.ns_exponent, noise=self.noise)
         return self._operator
 
+    def saturated_operator(self, saturation):
+        """M*_c (:class:`TargetOperator` with `saturation` c); c = 1 is :attr:`operator`. The last c other
+        than 1 is kept (its rates A' are one array of nnz values)."""
+        if saturation == 1.0:
+            return self.operator
+        if self._saturated is None or self._saturated.saturation != saturation:
+            self._saturated = None     # the old rates go before the new ones are made
+            self._saturated = TargetOperator.from_statistics(self.statistics, self.vocab_counts, self.negative,
+                                                             self.ns_exponent, noise=self.noise, saturation=saturation)
+        return self._saturated
+
     @property
     def pair_rate(self):
         """a_i = sum_j A_ij."""
@@ -311,21 +361,28 @@ class Target:
                                      min(len(self.noise), int(dense_words))))
         return self._uniform_weights[key]
 
-    def eigenpairs(self, k, tol=1e-3, seed=0, kind="uniform", weight_power=0.25):
-        """Top-`k` eigenpairs of ``D^{1/2} M* D^{1/2}`` by signed value, and g (None when uniform), D = diag(g)
-        the word weights `kind` (:func:`~gensim_qwem.closed_form.word_weights`).
+    def eigenpairs(self, k, tol=1e-3, seed=0, kind="uniform", weight_power=0.25, saturation=1.0):
+        """Top-`k` eigenpairs of ``D^{1/2} M*_c D^{1/2}`` by signed value, and g (None when uniform), D = diag(g)
+        the word weights `kind` (:func:`~gensim_qwem.closed_form.word_weights`), c the `saturation`
+        (:class:`TargetOperator`; 1 is M*).
 
-        One solve is kept per kind of weights ('uniform', and the last other one); a smaller `k` is served
-        from a larger solve. Each eigenvector's arbitrary sign is fixed: its largest-magnitude loading positive.
+        Two solves are kept: uniform weights on M* (the end point of training), and the last other one; a
+        smaller `k` is served from a larger solve. Each eigenvector's arbitrary sign is fixed: its
+        largest-magnitude loading positive.
         """
-        slot, key = ("uniform", tol) if kind == "uniform" else ("weighted", (tol, kind, float(weight_power)))
+        saturation = float(saturation)
+        if kind == "uniform" and saturation == 1.0:
+            slot, key = "uniform", tol
+        else:
+            slot, key = "other", (tol, kind, None if kind == "uniform" else float(weight_power), saturation)
         cached = self._spectra.get(slot)
         if cached is None or cached[0] != key or len(cached[1]) < k:   # a larger solve serves smaller k
+            operator = self.saturated_operator(saturation)
             if kind == "uniform":
-                weights, operator = None, self.operator
+                weights = None
             else:
                 weights = word_weights(kind, self.pair_rate, self.noise, weight_power)
-                operator = ScaledOperator(self.operator, weights)
+                operator = ScaledOperator(operator, weights)
             values, vectors = top_eigenpairs(operator, k, tol=tol, seed=seed)
             signs = np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(k)])
             cached = self._spectra[slot] = (key, values, vectors * signs, weights)

@@ -15,10 +15,12 @@ from gensim_qwem import QWEM  # noqa: E402
 
 
 def test_variants_parse():
-    assert bench_target_knobs.parse_variant("5:0.75") == (5.0, 0.75, "uniform")
-    assert bench_target_knobs.parse_variant("3:0.5:pair-rate") == (3.0, 0.5, "pair-rate")
-    with pytest.raises(ValueError, match="K:NS"):
-        bench_target_knobs.parse_variant("3")
+    assert bench_target_knobs.parse_variant("5:0.75") == (5.0, 0.75, "uniform", 1.0)
+    assert bench_target_knobs.parse_variant("3:0.5:pair-rate") == (3.0, 0.5, "pair-rate", 1.0)
+    assert bench_target_knobs.parse_variant("5:0.75:uniform:2") == (5.0, 0.75, "uniform", 2.0)
+    for bad in ("3", "1:2:uniform:3:4"):
+        with pytest.raises(ValueError, match="K:NS"):
+            bench_target_knobs.parse_variant(bad)
 
 
 @pytest.mark.slow
@@ -26,9 +28,12 @@ def test_each_variant_is_the_closed_form_of_a_model_with_that_k_and_ns_exponent(
     corpus = datapath("lee_background.cor")
     paths = {name: eval_data_path(name + ext, None) for name, ext in
              (("questions", "-words.txt"), ("wordsim353", ".tsv"), ("simlex999", ".txt"))}
-    result = bench_target_knobs.run_slice(corpus, None, [(5, 0.75, "uniform"), (2, 0.5, "uniform")], 1e-4, paths)
-    assert [row["negative"] for row in result["rows"]] == [5, 2]
-    for row in result["rows"]:   # the same scores from a model built with those parameters from the start
+    result = bench_target_knobs.run_slice(corpus, None, [(5, 0.75, "uniform", 1.0), (2, 0.5, "uniform", 1.0),
+                                                         (2, 0.5, "uniform", 2.0)], 1e-4, paths)
+    assert [row["negative"] for row in result["rows"]] == [5, 2, 2]
+    assert [row["saturation"] for row in result["rows"]] == [1.0, 1.0, 2.0]
+    assert not np.isclose(result["rows"][1]["wordsim353"], result["rows"][2]["wordsim353"])
+    for row in result["rows"][:2]:   # the same scores from a model built with those parameters from the start
         model = QWEM(vector_size=100, window=5, min_count=5, workers=2, seed=1,
                      negative=int(row["negative"]), ns_exponent=row["ns_exponent"])
         model.build_vocab(LineSentence(corpus))

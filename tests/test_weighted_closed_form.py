@@ -204,3 +204,88 @@ def test_closed_form_setting_equal_to_the_models_is_the_default(small_model):
 def test_model_rejects_bad_closed_form_options(small_model, kwargs, error, text):
     with pytest.raises(error, match=re.escape(text)):
         small_model.analytic_solution(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------- saturation
+def saturated_twin(operator, c):
+    """Dense M*_c = 2c tanh(log(A / B) / (2c)) (-2c where A = 0) of the operator's own A, k and Q."""
+    A = operator.pair_upper.toarray()
+    A = A + A.T - np.diag(np.diag(A))
+    B = 0.5 * operator.negative * (np.outer(operator.pair_rate, operator.noise) + np.outer(operator.noise,
+                                                                                         operator.pair_rate))
+    with np.errstate(divide="ignore"):
+        return 2.0 * c * np.tanh(np.log(A / B) / (2.0 * c))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("c", [0.5, 1.5, 2.0, 7.0])
+def test_saturated_operator_is_the_dense_saturated_target(seed, c):
+    from gensim_qwem.target import TargetOperator
+    operator, M = random_target(seed)
+    saturated = TargetOperator(None, np.zeros(1), operator.negative, 0.75, _upper=operator.pair_upper,
+                               noise=operator.noise, saturation=c)
+    expected = saturated_twin(operator, c)
+    assert not np.allclose(expected, M)
+    np.testing.assert_allclose(saturated.to_dense(), expected, rtol=1e-9, atol=1e-12)
+    X = np.random.default_rng(seed).standard_normal((len(M), 11))
+    np.testing.assert_allclose(saturated.matmat(X), expected @ X, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(saturated.matvec(X[:, 0]), expected @ X[:, 0], rtol=1e-9, atol=1e-9)
+    # c = 1 is M* = 2 (A - B) / (A + B) itself
+    np.testing.assert_allclose(saturated_twin(operator, 1.0), M, rtol=1e-12, atol=1e-12)
+
+
+def test_dense_target_saturation_matches_the_twin():
+    operator, M = random_target(3)
+    A = operator.pair_upper.toarray()
+    A = A + A.T - np.diag(np.diag(A))
+    counts = np.arange(len(M), 0, -1) ** 2.0       # any counts: Q comes from them for both
+    from gensim_qwem.target import TargetOperator, noise_distribution
+    operator = TargetOperator(A, counts, 5, 0.75)
+    np.testing.assert_allclose(dense_target(A, counts, 5, 0.75, saturation=2.5), saturated_twin(operator, 2.5),
+                               rtol=1e-12, atol=1e-12)
+    assert np.allclose(operator.noise, noise_distribution(counts, 0.75))
+
+
+@pytest.fixture(scope="module")
+def lee_model():
+    from gensim.models.word2vec import LineSentence
+    from gensim.test.utils import datapath
+    model = QWEM(vector_size=20, window=3, min_count=5, workers=2, seed=1)
+    model.build_vocab(LineSentence(datapath("lee_background.cor")))
+    model.count_statistics(LineSentence(datapath("lee_background.cor")))
+    return model
+
+
+@pytest.mark.parametrize("c", [1.5, 3.0])
+def test_analytic_solution_with_saturation_is_the_best_rank_d_fit_of_the_saturated_target(lee_model, c):
+    model = lee_model
+    operator = model.target_operator()
+    M = saturated_twin(operator, c)
+    values, vectors = np.linalg.eigh(M)
+    expected = vectors[:, ::-1][:, :20] * np.sqrt(np.maximum(values[::-1][:20], 0.0))
+    W = model.analytic_solution(saturation=c, tol=1e-8).vectors.astype(np.float64)
+    np.testing.assert_allclose(W @ W.T, expected @ expected.T, rtol=1e-4, atol=1e-4 * np.abs(expected).max() ** 2)
+    # and it differs from the unsaturated closed form, which stays the end point of training
+    plain = model.analytic_solution(tol=1e-8).vectors.astype(np.float64)
+    assert np.abs(plain @ plain.T - W @ W.T).max() > 0.1
+    values1, _ = np.linalg.eigh(saturated_twin(operator, 1.0))
+    np.testing.assert_allclose(np.sort(np.linalg.norm(plain, axis=0) ** 2)[::-1],
+                               np.maximum(values1[::-1][:20], 0.0), rtol=1e-5)
+
+
+def test_saturated_and_plain_solves_are_cached_apart(lee_model):
+    model = lee_model
+    target = model._target()
+    model.analytic_solution(saturation=2.0)
+    model.analytic_solution()
+    saturated = target._spectra["other"]
+    assert target._spectra["uniform"][0] == 1e-3 and saturated[0][-1] == 2.0
+    assert not np.allclose(target._spectra["uniform"][1], saturated[1])
+    np.testing.assert_allclose(model.analytic_solution(saturation=2.0, vector_size=10).vectors,
+                               model.analytic_solution(saturation=2.0).vectors[:, :10])
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "2", True])
+def test_bad_saturation_is_refused(lee_model, bad):
+    with pytest.raises((ValueError, TypeError), match="'saturation' parameter of QWEM must be a number > 0"):
+        lee_model.analytic_solution(saturation=bad)
