@@ -81,6 +81,26 @@ class EpochRun:
                 pass
 
 
+class VecattrSetter:
+    """``KeyedVectors.set_vecattr`` for one vocabulary pass: gensim's own call whenever the attribute's array is
+    missing or of another length, or a value of a type not yet seen for it comes (gensim allocates, resizes
+    and checks the type there, at every call); otherwise ``expandos[attr][index] = value`` straight away.
+    The same arrays and errors as gensim's, without its per-call checks."""
+
+    def __init__(self, wv):
+        self.wv = wv
+        self.checked = set()          # (attribute, value type) that gensim's own call has accepted
+
+    def __call__(self, key, attr, val):
+        wv = self.wv
+        array = wv.expandos.get(attr)
+        if array is None or len(array) != len(wv.index_to_key) or (attr, type(val)) not in self.checked:
+            type(wv).set_vecattr(wv, key, attr, val)
+            self.checked.add((attr, type(val)))
+        else:
+            array[wv.get_index(key)] = val
+
+
 class GensimTraining:
     """QWEM's overrides of :class:`~gensim.models.word2vec.Word2Vec`'s internals (a mixin of QWEM): the
     vocabulary scan and corpus checks, the epochs, the jobs and their workers, and the full-batch trainer."""
@@ -108,6 +128,15 @@ class GensimTraining:
                                                                progress)
         self.raw_vocab = defaultdict(int, vocab)
         return total_words, corpus_count
+
+    def prepare_vocab(self, *args, **kwargs):
+        """gensim's prepare_vocab, with each word's ``set_vecattr`` ('count', 'sample_int') a plain array store
+        once its attribute's array has the vocabulary's length (:class:`VecattrSetter`): 0.7 s less at V = 68k."""
+        self.wv.set_vecattr = VecattrSetter(self.wv)
+        try:
+            return super().prepare_vocab(*args, **kwargs)
+        finally:
+            del self.wv.set_vecattr
 
     def make_cum_table(self, domain=2**31 - 1):
         """gensim's table of the noise distribution, the same uint32 values without its per-word Python loop

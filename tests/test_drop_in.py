@@ -189,3 +189,26 @@ def test_warm_started_eigensolve_agrees_with_the_cold_one(planted_corpus):
     warm = block_lanczos(operator, 4, tol=1e-6, basis_size=32, initial=vectors)
     np.testing.assert_allclose(warm[0], cold[0], rtol=1e-5)
     np.testing.assert_allclose(np.abs(warm[1].T @ cold[1]), np.eye(4), atol=1e-3)
+
+
+
+@pytest.mark.parametrize("settings", [dict(sample=1e-4), dict(min_count=1, sample=0), dict(sample=1e-3, max_final_vocab=300),
+                                      dict(sample=50, null_word=1), dict(sorted_vocab=0, ns_exponent=0.5, sample=1e-4)])
+def test_build_vocab_gives_gensims_vocabulary_and_word_attributes(settings):
+    """The vocabulary pass (QWEM's own set_vecattr loop) ends with Word2Vec's words, order and attribute
+    arrays, also after an update with new words."""
+    from gensim.models.word2vec import LineSentence
+    corpus = list(LineSentence(datapath("lee_background.cor")))
+    extra = [sentence + ["neverseenbefore%d" % (i % 7)] for i, sentence in enumerate(corpus[200:260])]
+    gensim_model, qwem = Word2Vec(vector_size=10, **settings), QWEM(vector_size=10, **settings)
+    for model in (gensim_model, qwem):
+        model.build_vocab(corpus[:200])
+        model.build_vocab(extra, update=True)
+        assert "neverseenbefore3" in model.wv.key_to_index
+    assert qwem.wv.index_to_key == gensim_model.wv.index_to_key
+    assert sorted(qwem.wv.expandos) == sorted(gensim_model.wv.expandos)
+    for attr, values in gensim_model.wv.expandos.items():
+        assert qwem.wv.expandos[attr].dtype == values.dtype, attr
+        np.testing.assert_array_equal(qwem.wv.expandos[attr], values, err_msg=attr)
+    np.testing.assert_array_equal(qwem.cum_table, gensim_model.cum_table)
+    assert "set_vecattr" not in vars(qwem.wv)     # the pass's own setter is gone again
