@@ -84,12 +84,12 @@ def saturated_rates(upper, pair_rate, noise, negative, saturation, chunk=1 << 20
     2c tanh(log(r) / (2c))``: the product kernel, given A', multiplies by M*_c / c. Computed `chunk` entries
     at a time (the temporaries stay a few MiB whatever nnz is).
     """
-    rows = np.repeat(np.arange(upper.shape[0], dtype=np.int32), np.diff(upper.indptr))
     out = np.empty_like(upper.data)
     inverse = 1.0 / float(saturation)
     for lo in range(0, len(out), chunk):
         part = slice(lo, lo + chunk)
-        B = negative_rate_on(rows[part], upper.indices[part], pair_rate, noise, negative)
+        rows = np.searchsorted(upper.indptr, np.arange(lo, min(lo + chunk, len(out))), side="right") - 1
+        B = negative_rate_on(rows, upper.indices[part], pair_rate, noise, negative)
         A = upper.data[part].astype(np.float64)
         out[part] = A ** inverse * B ** (1.0 - inverse)
     return out
@@ -292,7 +292,7 @@ class Target:
         self.vocab_counts = np.array(vocab_counts, dtype=np.int64)
         self.negative, self.ns_exponent = negative, ns_exponent
         self.noise = noise_distribution(self.vocab_counts, ns_exponent)
-        self._operator = self._noise_table = self._saturated = None
+        self._operator = self._noise_table = None
         self._uniform_weights = {}        # (max_weight, dense words) -> UniformWeights
         self._spectra = {}                # 'uniform' / 'other' -> (key, values, vectors, word weights)
 
@@ -326,15 +326,12 @@ class Target:
         return self._operator
 
     def saturated_operator(self, saturation):
-        """M*_c (:class:`TargetOperator` with `saturation` c); c = 1 is :attr:`operator`. The last c other
-        than 1 is kept (its rates A' are one array of nnz values)."""
+        """M*_c (:class:`TargetOperator` with `saturation` c); c = 1 is :attr:`operator`. Another c is built
+        anew and not kept: its rates A' are one more array of nnz values, needed only while it is solved."""
         if saturation == 1.0:
             return self.operator
-        if self._saturated is None or self._saturated.saturation != saturation:
-            self._saturated = None     # the old rates go before the new ones are made
-            self._saturated = TargetOperator.from_statistics(self.statistics, self.vocab_counts, self.negative,
-                                                             self.ns_exponent, noise=self.noise, saturation=saturation)
-        return self._saturated
+        return TargetOperator.from_statistics(self.statistics, self.vocab_counts, self.negative, self.ns_exponent,
+                                              noise=self.noise, saturation=saturation)
 
     @property
     def pair_rate(self):

@@ -289,3 +289,17 @@ def test_saturated_and_plain_solves_are_cached_apart(lee_model):
 def test_bad_saturation_is_refused(lee_model, bad):
     with pytest.raises((ValueError, TypeError), match="'saturation' parameter of QWEM must be a number > 0"):
         lee_model.analytic_solution(saturation=bad)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000, 1 << 20])
+def test_saturated_rates_in_chunks_are_the_formula(chunk):
+    """A' = A^(1/c) B^(1 - 1/c) entry by entry, whatever the chunks (rows found per chunk)."""
+    from gensim_qwem.target import negative_rate_on, saturated_rates
+    operator, _ = random_target(4)
+    upper = operator.pair_upper
+    rows = np.repeat(np.arange(upper.shape[0]), np.diff(upper.indptr))
+    B = negative_rate_on(rows, upper.indices, operator.pair_rate, operator.noise, operator.negative)
+    expected = upper.data ** (1 / 2.5) * B ** (1 - 1 / 2.5)
+    got = saturated_rates(upper, operator.pair_rate, operator.noise, operator.negative, 2.5, chunk=chunk)
+    assert got.dtype == upper.data.dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
