@@ -235,15 +235,13 @@ def test_saturated_operator_is_the_dense_saturated_target(seed, c):
 
 
 def test_dense_target_saturation_matches_the_twin():
-    operator, M = random_target(3)
-    A = operator.pair_upper.toarray()
-    A = A + A.T - np.diag(np.diag(A))
-    counts = np.arange(len(M), 0, -1) ** 2.0       # any counts: Q comes from them for both
-    from gensim_qwem.target import TargetOperator, noise_distribution
-    operator = TargetOperator(A, counts, 5, 0.75)
-    np.testing.assert_allclose(dense_target(A, counts, 5, 0.75, saturation=2.5), saturated_twin(operator, 2.5),
-                               rtol=1e-12, atol=1e-12)
-    assert np.allclose(operator.noise, noise_distribution(counts, 0.75))
+    """dense_target's M*_c (A = 0 cells at -2c) against the twin, from a corpus's A and other counts."""
+    from gensim_qwem.target import TargetOperator
+    upper = random_target(3)[0].pair_upper.toarray()
+    A = upper + upper.T - np.diag(np.diag(upper))
+    counts = np.arange(len(A), 0, -1) ** 2.0       # any counts: Q comes from them for both
+    expected = saturated_twin(TargetOperator(A, counts, 5, 0.75), 2.5)
+    np.testing.assert_allclose(dense_target(A, counts, 5, 0.75, saturation=2.5), expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.fixture(scope="module")
