@@ -83,38 +83,41 @@ static inline double qwem_target_entry(double a, double half_k, double ri, doubl
 #define QWEM_CLONES
 #endif
 #if defined(__GNUC__)
-/* 8 doubles; GCC/Clang lower the operations to what the target has (2, 4 or 8 wide) */
+/* 8 doubles or 8 floats; GCC/Clang lower the operations to what the target has (2-16 wide) */
 typedef double qwem_v8d __attribute__((vector_size(64), aligned(8), may_alias));
-static const qwem_v8d zero8 = {0.0};    /* every element 0 (a product with 0.0 would keep NaN and inf) */
-#define QWEM_TARGET_ROW_START(W)                                                                            \
-            qwem_v8d xi[W / 8], acc[W / 8];                                                                 \
-            for (int c = 0; c < W / 8; c++) { xi[c] = ((const qwem_v8d *)(x + i * stride))[c]; acc[c] = zero8; }
-#define QWEM_TARGET_ENTRY(W)                                                                                \
-                const qwem_v8d *xj = (const qwem_v8d *)(x + j * stride);                                    \
+typedef float qwem_v8f __attribute__((vector_size(32), aligned(4), may_alias));
+/* acc starts from (VT){0}, every element 0 (a product with 0.0 would keep NaN and inf) */
+#define QWEM_TARGET_ROW_START(W, XT, VT)                                                                    \
+            VT xi[W / 8], acc[W / 8];                                                                       \
+            for (int c = 0; c < W / 8; c++) { xi[c] = ((const VT *)(x + i * stride))[c]; acc[c] = (VT){0}; }
+#define QWEM_TARGET_ENTRY(W, XT, VT)                                                                        \
+                const VT *xj = (const VT *)(x + j * stride);                                                \
                 for (int c = 0; c < W / 8; c++) acc[c] += u * xj[c];                                        \
                 if (j != i) {                                                                               \
-                    qwem_v8d *oj = (qwem_v8d *)(out + j * stride);                                          \
+                    VT *oj = (VT *)(out + j * stride);                                                      \
                     for (int c = 0; c < W / 8; c++) oj[c] += u * xi[c];                                     \
                 }
-#define QWEM_TARGET_ROW_END(W)                                                                              \
-            for (int c = 0; c < W / 8; c++) ((qwem_v8d *)(out + i * stride))[c] += acc[c];
+#define QWEM_TARGET_ROW_END(W, XT, VT)                                                                      \
+            for (int c = 0; c < W / 8; c++) ((VT *)(out + i * stride))[c] += acc[c];
 #else
-#define QWEM_TARGET_ROW_START(W)                                                                            \
-            double xi[W], acc[W];                                                                           \
-            for (int c = 0; c < W; c++) { xi[c] = x[i * stride + c]; acc[c] = 0.0; }
-#define QWEM_TARGET_ENTRY(W)                                                                                \
-                const double *xj = x + j * stride;                                                          \
+#define QWEM_TARGET_ROW_START(W, XT, VT)                                                                    \
+            XT xi[W], acc[W];                                                                               \
+            for (int c = 0; c < W; c++) { xi[c] = x[i * stride + c]; acc[c] = 0; }
+#define QWEM_TARGET_ENTRY(W, XT, VT)                                                                        \
+                const XT *xj = x + j * stride;                                                              \
                 for (int c = 0; c < W; c++) acc[c] += u * xj[c];                                            \
                 if (j != i) {                                                                               \
-                    double *oj = out + j * stride;                                                          \
+                    XT *oj = out + j * stride;                                                              \
                     for (int c = 0; c < W; c++) oj[c] += u * xi[c];                                         \
                 }
-#define QWEM_TARGET_ROW_END(W)                                                                              \
+#define QWEM_TARGET_ROW_END(W, XT, VT)                                                                      \
             for (int c = 0; c < W; c++) out[i * stride + c] += acc[c];
 #endif
-#define QWEM_PANEL_TARGET_TILED(NAME, REAL, W)                                                               \
+/* REAL: A's values; XT: x and out (double, or float: half the bytes gathered and scattered per entry, S_ij
+ * rounded to float and the sums kept in float, for an eigensolve whose basis is float anyway); VT: 8 XT */
+#define QWEM_PANEL_TARGET_TILED(NAME, REAL, XT, VT, W)                                                       \
 QWEM_CLONES void NAME(const int64_t *indptr, const int32_t *indices, const REAL *a, const double *rq,         \
-                      double half_k, const double *x, double *out, int64_t stride, int64_t row_start,        \
+                      double half_k, const XT *x, XT *out, int64_t stride, int64_t row_start,                \
                       int64_t row_stop, int64_t n, int64_t tile, int64_t *cursor)                            \
 {                                                                                                           \
     for (int64_t i = row_start; i < row_stop; i++) cursor[i - row_start] = indptr[i];                       \
@@ -126,31 +129,49 @@ QWEM_CLONES void NAME(const int64_t *indptr, const int32_t *indices, const REAL 
             const int64_t end = indptr[i + 1];                                                              \
             if (p == end || indices[p] >= hi) continue;                                                     \
             const double ri = rq[2 * i], qi = rq[2 * i + 1];                                                \
-            QWEM_TARGET_ROW_START(W)                                                                        \
+            QWEM_TARGET_ROW_START(W, XT, VT)                                                                \
             for (; p < end && indices[p] < hi; p++) {                                                       \
                 const int64_t j = indices[p];                                                               \
-                const double u = qwem_target_entry((double)a[p], half_k, ri, qi, rq + 2 * j);               \
-                QWEM_TARGET_ENTRY(W)                                                                        \
+                const XT u = (XT)qwem_target_entry((double)a[p], half_k, ri, qi, rq + 2 * j);               \
+                QWEM_TARGET_ENTRY(W, XT, VT)                                                                \
             }                                                                                               \
             cursor[i - row_start] = p;                                                                      \
-            QWEM_TARGET_ROW_END(W)                                                                          \
+            QWEM_TARGET_ROW_END(W, XT, VT)                                                                  \
         }                                                                                                   \
     }                                                                                                       \
 }
-QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_8f, float, 8)
-QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_8d, double, 8)
-QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_16f, float, QWEM_WIDE_PANEL)
-QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_16d, double, QWEM_WIDE_PANEL)
-/* the kernel of `width` (QWEM_WIDE_PANEL, else QWEM_PANEL) columns for float (_f) or double (_d) A */
-#define QWEM_PANEL_TARGET_BY_WIDTH(NAME, REAL, NARROW, WIDE)                                                 \
-static inline void NAME(int64_t width, const int64_t *indptr, const int32_t *indices, const REAL *a,        \
-                        const double *rq, double half_k, const double *x, double *out, int64_t stride,      \
-                        int64_t row_start, int64_t row_stop, int64_t n, int64_t tile, int64_t *cursor)      \
-{                                                                                                           \
-    (width == QWEM_WIDE_PANEL ? WIDE : NARROW)(indptr, indices, a, rq, half_k, x, out, stride, row_start,   \
-                                               row_stop, n, tile, cursor);                                  \
+/* qwem_panel_rows_target_tiled_<W><A's type><x's type>, f = float, d = double */
+QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_8fd, float, double, qwem_v8d, 8)
+QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_8dd, double, double, qwem_v8d, 8)
+QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_16fd, float, double, qwem_v8d, QWEM_WIDE_PANEL)
+QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_16dd, double, double, qwem_v8d, QWEM_WIDE_PANEL)
+QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_8ff, float, float, qwem_v8f, 8)
+QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_8df, double, float, qwem_v8f, 8)
+QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_16ff, float, float, qwem_v8f, QWEM_WIDE_PANEL)
+QWEM_PANEL_TARGET_TILED(qwem_panel_rows_target_tiled_16df, double, float, qwem_v8f, QWEM_WIDE_PANEL)
+/* the kernel for `width` (QWEM_WIDE_PANEL, else QWEM_PANEL) columns, A's values float (a_float) or double, x and
+ * out float (x_float) or double */
+static inline void qwem_panel_rows_target_tiled(int a_float, int x_float, int64_t width, const int64_t *indptr,
+                                                const int32_t *indices, const void *a, const double *rq,
+                                                double half_k, const void *x, void *out, int64_t stride,
+                                                int64_t row_start, int64_t row_stop, int64_t n, int64_t tile,
+                                                int64_t *cursor)
+{
+    const int wide = width == QWEM_WIDE_PANEL;
+#define QWEM_CALL(KERNEL, REAL, XT)                                                                          \
+    KERNEL(indptr, indices, (const REAL *)a, rq, half_k, (const XT *)x, (XT *)out, stride, row_start,       \
+           row_stop, n, tile, cursor)
+    if (a_float && x_float)
+        wide ? QWEM_CALL(qwem_panel_rows_target_tiled_16ff, float, float)
+             : QWEM_CALL(qwem_panel_rows_target_tiled_8ff, float, float);
+    else if (a_float)
+        wide ? QWEM_CALL(qwem_panel_rows_target_tiled_16fd, float, double)
+             : QWEM_CALL(qwem_panel_rows_target_tiled_8fd, float, double);
+    else if (x_float)
+        wide ? QWEM_CALL(qwem_panel_rows_target_tiled_16df, double, float)
+             : QWEM_CALL(qwem_panel_rows_target_tiled_8df, double, float);
+    else
+        wide ? QWEM_CALL(qwem_panel_rows_target_tiled_16dd, double, double)
+             : QWEM_CALL(qwem_panel_rows_target_tiled_8dd, double, double);
+#undef QWEM_CALL
 }
-QWEM_PANEL_TARGET_BY_WIDTH(qwem_panel_rows_target_tiled_f, float, qwem_panel_rows_target_tiled_8f,
-                           qwem_panel_rows_target_tiled_16f)
-QWEM_PANEL_TARGET_BY_WIDTH(qwem_panel_rows_target_tiled_d, double, qwem_panel_rows_target_tiled_8d,
-                           qwem_panel_rows_target_tiled_16d)

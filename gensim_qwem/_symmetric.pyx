@@ -45,16 +45,17 @@ cdef extern from "_panel.h" nogil:
     void qwem_panel_rows(const int64_t *indptr, const int32_t *indices, const double *data,
                          const double *x, double *out, int64_t stride, int64_t row_start, int64_t row_stop)
     double qwem_target_entry(double a, double half_k, double ri, double qi, const double *rq_j)
-    void qwem_panel_rows_target_tiled_f(int64_t width, const int64_t *indptr, const int32_t *indices,
-                                        const float *a, const double *rq, double half_k, const double *x,
-                                        double *out, int64_t stride, int64_t row_start, int64_t row_stop,
-                                        int64_t n, int64_t tile, int64_t *cursor)
-    void qwem_panel_rows_target_tiled_d(int64_t width, const int64_t *indptr, const int32_t *indices,
-                                        const double *a, const double *rq, double half_k, const double *x,
-                                        double *out, int64_t stride, int64_t row_start, int64_t row_stop,
-                                        int64_t n, int64_t tile, int64_t *cursor)
+    # A's values float (a_float) or double, x and out float (x_float) or double
+    void qwem_panel_rows_target_tiled(int a_float, int x_float, int64_t width, const int64_t *indptr,
+                                      const int32_t *indices, const void *a, const double *rq, double half_k,
+                                      const void *x, void *out, int64_t stride, int64_t row_start,
+                                      int64_t row_stop, int64_t n, int64_t tile, int64_t *cursor)
 
 ctypedef fused real:
+    float
+    double
+
+ctypedef fused real_x:      # the block X and its product (target_matmat), apart from A's type
     float
     double
 
@@ -64,6 +65,9 @@ WIDE_PANEL = QWEM_WIDE_PANEL   # target_matmat's widest pass (16): each entry of
 # of a 2-core EPYC, 8 columns, best of 7 (AVX-512 clone): 146 ms untiled, 115-134 ms at 16384, 128-133 ms at
 # 8192, 157 ms at 4096; 16 columns: 181-184 ms at 16384, 183-203 ms at 8192, 343 ms untiled
 PRODUCT_TILE = 8192
+# the same for a float32 X (rows of half the bytes): on 2 threads, enwiki17m's eigensolve (600 products, k = 100)
+# took 8.4 s at 8192, 7.1-7.8 s at 16384, 5.8-7.4 s at 32768, 6.5 s at 65536, 7.5 s untiled (one run each, noisy)
+PRODUCT_TILE_FLOAT32 = 32768
 
 
 def upper_matmat(const int64_t[::1] indptr, const int32_t[::1] indices, const double[::1] data,
@@ -150,13 +154,16 @@ def target_matvec(const int64_t[::1] indptr, const int32_t[::1] indices, const r
 
 
 def target_matmat(const int64_t[::1] indptr, const int32_t[::1] indices, const real[::1] a,
-                  const double[:, ::1] rq, double negative, const double[:, ::1] x, double[:, ::1] out,
-                  int64_t row_start, int64_t row_stop, int64_t tile=PRODUCT_TILE):
+                  const double[:, ::1] rq, double negative, const real_x[:, ::1] x, real_x[:, ::1] out,
+                  int64_t row_start, int64_t row_stop, int64_t tile=0):
     """out = S X over rows [row_start, row_stop), S computed per entry as in :func:`target_matvec`, for a
     block X of a multiple of 8 columns (each entry of A read, and its S computed, once per 16 columns, and
     once for the last 8 where 16 do not divide b).
 
-    The columns are visited in tiles of `tile` rows of X (cache blocking; ``tile >= n`` is one pass)."""
+    X and out are float64, or float32: half the bytes gathered and scattered per entry, with S_ij rounded to
+    float32 and the sums kept in float32 (relative error ~1e-6). The columns are visited in tiles of `tile`
+    rows of X (cache blocking; ``tile >= n`` is one pass; 0: PRODUCT_TILE, or PRODUCT_TILE_FLOAT32 for a
+    float32 X)."""
     cdef int64_t b = x.shape[1]
     cdef int64_t n = x.shape[0]
     cdef int64_t first, width
@@ -164,24 +171,21 @@ def target_matmat(const int64_t[::1] indptr, const int32_t[::1] indices, const r
         raise ValueError(f"X and out must have the same shape with a multiple of 8 columns")
     if rq.shape[1] != 2 or rq.shape[0] != x.shape[0]:
         raise ValueError("rq must hold (pair rate, noise) for every row of x")
+    if tile == 0:
+        tile = PRODUCT_TILE_FLOAT32 if real_x is float else PRODUCT_TILE
     if tile < 1:
-        raise ValueError(f"tile must be >= 1, got {tile}")
+        raise ValueError(f"tile must be >= 1 (or 0 for the default), got {tile}")
     cursor_array = np.empty(max(row_stop - row_start, 1), dtype=np.int64)
     cdef int64_t[::1] cursor = cursor_array
     with nogil:
-        memset(&out[0, 0], 0, out.shape[0] * b * sizeof(double))
+        memset(&out[0, 0], 0, out.shape[0] * b * sizeof(real_x))
         first = 0
         while first < b:
             # 16 columns a pass where there are (each entry of A read once for 16), else 8
             width = QWEM_WIDE_PANEL if b - first >= QWEM_WIDE_PANEL else QWEM_PANEL
-            if real is float:
-                qwem_panel_rows_target_tiled_f(width, &indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
-                                               &x[0, first], &out[0, first], b, row_start, row_stop, n, tile,
-                                               &cursor[0])
-            else:
-                qwem_panel_rows_target_tiled_d(width, &indptr[0], &indices[0], &a[0], &rq[0, 0], 0.5 * negative,
-                                               &x[0, first], &out[0, first], b, row_start, row_stop, n, tile,
-                                               &cursor[0])
+            qwem_panel_rows_target_tiled(real is float, real_x is float, width, &indptr[0], &indices[0], &a[0],
+                                         &rq[0, 0], 0.5 * negative, &x[0, first], &out[0, first], b, row_start,
+                                         row_stop, n, tile, &cursor[0])
             first += width
 
 

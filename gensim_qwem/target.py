@@ -130,6 +130,8 @@ class TargetOperator(LinearOperator):
         products by c.
     """
 
+    float32_products = True     # matmat takes a float32 X as it is (block_lanczos's float32 basis)
+
     def __init__(self, cooccurrence, word_counts, negative, ns_exponent, threads=None, _upper=None, noise=None,
                  saturation=1.0):
         if _upper is None:
@@ -208,22 +210,29 @@ class TargetOperator(LinearOperator):
     def _matmat(self, X):
         """S X - 2 * 1 (1^T X) in slabs of WIDE_PANEL (16) columns (8 when X has at most 8), each contiguous,
         zero-padded where X ends mid-slab; a C-contiguous X of exactly one slab (the eigensolver's blocks)
-        is read in place and the sums go straight into Y."""
-        X = np.asarray(X, dtype=np.float64)
+        is read in place and the sums go straight into Y (float64).
+
+        A float32 X (the eigensolver's float32 basis, :attr:`float32_products`) is multiplied in float32:
+        each thread's part of S X is summed in float32 (relative error ~1e-6), the parts and 1^T X in
+        float64; on enwiki17m a third less time per product than in float64."""
+        X = np.asarray(X)
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+        X = X.astype(dtype, copy=False)
         width = PANEL if X.shape[1] <= PANEL else WIDE_PANEL
         Y = np.empty((X.shape[0], -(-X.shape[1] // width) * width))
         with self._lock:
-            if self._block_buffers is None or self._block_buffers[0] != width:
-                self._block_buffers = (width, {lo: np.empty((X.shape[0], width)) for lo, _ in self._rows.ranges})
+            if self._block_buffers is None or self._block_buffers[0] != (width, dtype):
+                self._block_buffers = ((width, dtype), {lo: np.empty((X.shape[0], width), dtype=dtype)
+                                                        for lo, _ in self._rows.ranges})
             for first in range(0, X.shape[1], width):
                 if X.shape[1] == width and X.flags.c_contiguous:
                     slab = X
                 else:
-                    slab = np.zeros((X.shape[0], width))
+                    slab = np.zeros((X.shape[0], width), dtype=dtype)
                     slab[:, :min(width, X.shape[1] - first)] = X[:, first:first + width]
                 self._summed_over_ranges(target_matmat, slab, self._block_buffers[1], out=Y[:, first:first + width])
         Y = Y[:, :X.shape[1]]
-        Y -= 2.0 * X.sum(axis=0)
+        Y -= 2.0 * X.sum(axis=0, dtype=np.float64)
         if self.saturation != 1.0:
             Y *= self.saturation
         return Y

@@ -168,3 +168,29 @@ def test_the_basis_shrinks_to_fit_its_memory_budget_but_keeps_room_to_restart(mo
     op, M = target_of_random_corpus(3, 700)
     values, vectors = block_lanczos(op, 12, tol=1e-8)          # basis 12 + 8 + 32 = 52: restarts
     np.testing.assert_allclose(values, dense_top(M, 12)[0], rtol=1e-8)
+
+
+def test_float32_products_where_the_operator_takes_them():
+    """With a float32 basis (tol >= 1e-5) the blocks go to TargetOperator as float32 (its float32 products,
+    summed in float32), to any other operator as float64; the operator's float32 product is its float64 one
+    to ~1e-6, and in float64."""
+    from scipy.sparse.linalg import LinearOperator
+    op, M = target_of_random_corpus(5, 400)
+    X = np.random.default_rng(0).standard_normal((400, 24)).astype(np.float32)
+    Y32, Y64 = op.matmat(X), op.matmat(X.astype(np.float64))
+    assert Y32.dtype == np.float64
+    np.testing.assert_allclose(Y32, Y64, rtol=0, atol=1e-5 * np.abs(Y64).max())
+    assert not np.array_equal(Y32, Y64)
+
+    def spy(operator, seen, **flags):
+        wrapper = LinearOperator(operator.shape, matvec=operator.matvec,
+                                 matmat=lambda B: seen.append(B.dtype) or operator.matmat(B), dtype=np.float64)
+        wrapper.__dict__.update(flags)
+        return wrapper
+
+    for flags, tol, expected in (({"float32_products": True}, 1e-3, np.float32), ({}, 1e-3, np.float64),
+                                 ({"float32_products": True}, 1e-8, np.float64)):
+        seen = []
+        values, vectors = block_lanczos(spy(op, seen, **flags), 10, tol=tol, seed=2)
+        assert set(seen) == {np.dtype(expected)}
+        assert relative_residuals(M, values, vectors).max() <= tol * (1 + 1e-6)

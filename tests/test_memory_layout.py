@@ -35,40 +35,54 @@ def random_upper(seed, size=40, dtype=np.float64, empty_row=True):
 
 
 @pytest.mark.parametrize("columns", [PANEL, 2 * PANEL, 3 * PANEL])   # the 8-wide pass, the 16-wide, both
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_dtype", [np.float64, np.float32])         # X and its product
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])           # A
 @pytest.mark.parametrize("seed", [0, 1])
-def test_target_product_kernels_match_numpy_twin(seed, dtype, columns):
+def test_target_product_kernels_match_numpy_twin(seed, dtype, x_dtype, columns):
     rng, _, upper = random_upper(seed, dtype=dtype)
     size = upper.shape[0]
     pair_rate = upper_row_sums(upper)
     noise = noise_distribution(rng.integers(1, 50, size), 0.75)
     rq = np.ascontiguousarray(np.column_stack([pair_rate, noise]))
     args = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32), upper.data, rq, 5.0)
-    X = rng.standard_normal((size, columns))
-    expected = _reference.target_products(upper, pair_rate, noise, 5.0, X)
+    X = rng.standard_normal((size, columns)).astype(x_dtype)
+    expected = _reference.target_products(upper, pair_rate, noise, 5.0, X.astype(np.float64))
+    # float32 products: S_ij rounded to float32 and sums of ~10 terms of size <= 4 |x| in float32
+    atol = 1e-12 if x_dtype == np.float64 else 1e-5 * np.abs(expected).max()
+
+    def check(got):
+        assert got.dtype == x_dtype
+        np.testing.assert_allclose(got, expected, rtol=0, atol=atol)
+
     out = np.empty_like(X)
     target_matmat(*args, X, out, 0, size)
-    np.testing.assert_allclose(out, expected, atol=1e-12)
-    vec = np.empty(size)
-    target_matvec(*args, np.ascontiguousarray(X[:, 0]), vec, 0, size)
-    np.testing.assert_allclose(vec, expected[:, 0], atol=1e-12)
+    check(out)
+    if x_dtype == np.float32:
+        assert np.abs(out - expected).max() > 0     # summed in float32, not in float64
+    if x_dtype == np.float64:
+        vec = np.empty(size)
+        target_matvec(*args, np.ascontiguousarray(X[:, 0]), vec, 0, size)
+        np.testing.assert_allclose(vec, expected[:, 0], atol=1e-12)
     # row ranges add up to the whole product (each thread's share)
     parts = np.zeros_like(X)
     for lo, hi in ((0, 11), (11, 30), (30, size)):
         target_matmat(*args, X, out, lo, hi)
         parts += out
-    np.testing.assert_allclose(parts, expected, atol=1e-12)
+    check(parts)
     # column tiles of any width, down to one row, and over row ranges: the same product
     for tile in (1, 3, 7, 16, size - 1):
         target_matmat(*args, X, out, 0, size, tile)
-        np.testing.assert_allclose(out, expected, atol=1e-12)
+        check(out)
         parts[:] = 0.0
         for lo, hi in ((0, 11), (11, 30), (30, size)):
             target_matmat(*args, X, out, lo, hi, tile)
             parts += out
-        np.testing.assert_allclose(parts, expected, atol=1e-12)
+        check(parts)
     with pytest.raises(ValueError, match="tile"):
-        target_matmat(*args, X, out, 0, size, 0)
+        target_matmat(*args, X, out, 0, size, -1)
+    with pytest.raises((ValueError, TypeError)):      # X and out of different types
+        target_matmat(*args, X, np.empty(X.shape, dtype=np.float64 if x_dtype == np.float32 else np.float32),
+                      0, size)
 
 
 def test_upper_row_sums_kernel_matches_numpy_twin():
