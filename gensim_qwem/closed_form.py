@@ -219,7 +219,7 @@ def block_lanczos(operator, k, tol=1e-3, seed=0, basis_size=None, max_products=N
             W = np.array(operator.matmat(np.ascontiguousarray(Q[m - block:m].T, dtype=product_dtype)),
                          dtype=np.float64, order="C")
             products += block
-            scale = np.linalg.norm(W, axis=0).max()
+            scale = _column_norms(W).max()
             C = _orthogonalise(W, Q[:m], rows, local=2 * block)
             H[:m, m - block:m] = C
             H[m - block:m, :m] = C.T
@@ -273,30 +273,65 @@ def _orthogonalise(W, basis, rows, local):
     C[-local:] = basis[-local:] @ W
     W -= basis[-local:].T @ C[-local:]
     for _ in range(2):
-        before = np.linalg.norm(W, axis=0)
+        before = _column_norms(W)
         correction = rows.project(basis, W)
         rows.subtract(W, basis, correction)
         C += correction
-        if np.all(np.linalg.norm(W, axis=0) >= 0.5 * before):
+        if np.all(_column_norms(W) >= 0.5 * before):
             break
     return C
 
 
+def _column_norms(W):
+    """||W[:, j]|| for an (n, b) array: one pass over its rows (np.linalg.norm(axis=0) takes 3x longer)."""
+    return np.sqrt(np.einsum("ij,ij->j", W, W))
+
+
+# CholeskyQR2 serves a block whose R has no diagonal entry under this fraction of its largest: condition
+# number <= ~1e4, so the first pass's error (cond^2 x 1e-16) is far inside what the second pass removes
+CHOLESKY_QR_MIN_RATIO = 1e-4
+
+
+def _cholesky_qr(W):
+    """W = Q R by CholeskyQR2 (R = chol(W^T W), Q = W R^-1, twice): (Q, R), or None where W is too far from
+    full rank for it (the caller then takes Householder QR). Two (n, b) x (b, b) products instead of
+    LAPACK's Householder sweep: 3 ms against 5-18 ms for n = 68k, b = 8, and orthonormal to round-off."""
+    try:
+        first = np.linalg.cholesky(W.T @ W).T
+    except np.linalg.LinAlgError:
+        return None
+    diagonal = np.abs(np.diag(first))
+    if diagonal.min() <= CHOLESKY_QR_MIN_RATIO * diagonal.max():
+        return None
+    Q = W @ scipy.linalg.solve_triangular(first, np.eye(len(first)))
+    try:
+        second = np.linalg.cholesky(Q.T @ Q).T
+    except np.linalg.LinAlgError:
+        return None
+    return Q @ scipy.linalg.solve_triangular(second, np.eye(len(second))), second @ first
+
+
 def _orthonormal_block(W, basis, rows, rng, scale):
-    """W = block R (QR). A column of W below 1e-10 `scale` (the size of M X) adds nothing new: the basis
-    holds an invariant subspace. It is replaced by a random vector orthogonal to the basis and to the
-    block's other columns, with a zero row in R, so the Krylov space keeps growing."""
-    block, R = np.linalg.qr(W)
-    lost = np.abs(np.diag(R)) <= 1e-10 * scale
-    for col in np.nonzero(lost)[0]:
-        others = block[:, ~lost]
+    """W = block R, block orthonormal (CholeskyQR2 where W is well conditioned).
+
+    A direction of W under 1e-10 `scale` (the size of M X) adds nothing new: the basis holds an invariant
+    subspace. Then a QR with column pivoting keeps the r directions W has (block[:, :r], R's first r rows),
+    and the other columns of the block are random vectors orthogonal to the basis and to the block's
+    earlier columns, with zero rows in R, so the Krylov space keeps growing."""
+    factors = _cholesky_qr(W)
+    if factors is not None and np.all(np.abs(np.diag(factors[1])) > 1e-10 * scale):
+        return factors
+    Q, R_pivoted, order = scipy.linalg.qr(W, mode="economic", pivoting=True)
+    kept = int(np.sum(np.abs(np.diag(R_pivoted)) > 1e-10 * scale))
+    R = np.zeros_like(R_pivoted)
+    R[:kept, order] = R_pivoted[:kept]          # W[:, order] = Q R_pivoted
+    block = np.array(Q, order="C")
+    for col in range(kept, W.shape[1]):
         v = rng.standard_normal((W.shape[0], 1))
         for _ in range(2):
             rows.subtract(v, basis, rows.project(basis, v))
-            v -= others @ (others.T @ v)
+            v -= block[:, :col] @ (block[:, :col].T @ v)
         block[:, col] = v[:, 0] / np.linalg.norm(v)
-        R[col] = 0.0
-        lost[col] = False
     return block, R
 
 

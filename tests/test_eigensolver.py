@@ -194,3 +194,33 @@ def test_float32_products_where_the_operator_takes_them():
         values, vectors = block_lanczos(spy(op, seen, **flags), 10, tol=tol, seed=2)
         assert set(seen) == {np.dtype(expected)}
         assert relative_residuals(M, values, vectors).max() <= tol * (1 + 1e-6)
+
+
+def test_cholesky_qr_and_its_fallback():
+    """CholeskyQR2 gives an orthonormal Q with Q R = W for a well-conditioned block; for a block with a
+    (nearly) dependent column it declines, and the block step falls back to Householder QR, replacing the
+    lost column by a new direction orthogonal to the basis."""
+    from gensim_qwem.closed_form import _RowSplit, _cholesky_qr, _column_norms, _orthonormal_block
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((500, 8)) * np.logspace(0, 3, 8)        # condition ~1e3
+    Q, R = _cholesky_qr(W)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(8), atol=1e-13)
+    np.testing.assert_allclose(Q @ R, W, atol=1e-12 * np.abs(W).max())
+    assert np.allclose(R, np.triu(R))
+    np.testing.assert_allclose(_column_norms(W), np.linalg.norm(W, axis=0), rtol=1e-14)
+    dependent = W.copy()
+    dependent[:, 5] = dependent[:, 0] + dependent[:, 1] + 1e-9 * rng.standard_normal(500)
+    assert _cholesky_qr(dependent) is None
+    assert _cholesky_qr(np.zeros((500, 8))) is None
+    basis = np.linalg.qr(rng.standard_normal((500, 16)))[0].T
+    dependent -= basis.T @ (basis @ dependent)
+    dependent[:, 5] = dependent[:, 0] + dependent[:, 1]
+    block, R = _orthonormal_block(dependent, basis, _RowSplit.equal(500, 2), rng, np.abs(dependent).max())
+    np.testing.assert_allclose(block.T @ block, np.eye(8), atol=1e-12)
+    assert np.abs(basis @ block).max() < 1e-12
+    assert np.all(R[7] == 0.0) and np.all(np.abs(R[:7]).max(axis=1) > 0)   # one direction lost: a new one last
+    np.testing.assert_allclose(block @ R, dependent, atol=1e-10 * np.abs(dependent).max())
+    # and a well-conditioned block is CholeskyQR2's
+    block, R = _orthonormal_block(W, basis, _RowSplit.equal(500, 2), rng, np.abs(W).max())
+    np.testing.assert_allclose(block @ R, W, atol=1e-12 * np.abs(W).max())
+    np.testing.assert_allclose(R, _cholesky_qr(W)[1])
