@@ -40,7 +40,8 @@ class _LoggedProducts(LinearOperator):
 def top_eigenpairs(operator, k, tol=1e-3, seed=0, maxiter=None, ncv=None, method="auto", initial=None):
     """Top-`k` eigenpairs of a symmetric operator by *signed* value, in decreasing order.
 
-    Through matrix products only, in float64; each pair satisfies ``||M u - lambda u|| <= tol |lambda|``.
+    Through matrix products only, in float64 (float32 blocks from tol 1e-5 on, where the operator takes them:
+    ``FLOAT32_BASIS_TOL``); each pair satisfies ``||M u - lambda u|| <= tol |lambda|``.
     ``method="block"`` is :func:`block_lanczos` (8 vectors per product, which the sparse kernel serves for
     about a third of the cost of 8 single products); ``"arpack"`` is implicitly restarted Lanczos
     (``eigsh(which="LA")``, with `ncv` and `maxiter`); ``"auto"`` takes the block solver unless n is
@@ -172,7 +173,8 @@ def block_lanczos(operator, k, tol=1e-3, seed=0, basis_size=None, max_products=N
     Blocks of ``BLOCK`` vectors: ``W = M X``, orthogonalised against the whole basis Q (classical
     Gram-Schmidt against the last two blocks, then against all of Q, repeated when that pass still
     cancels more than half of W: "twice is enough"); the projections fill the Rayleigh quotient
-    ``H = Q^T M Q`` and the QR factor of what is left is the next block, ``W = X' R``. A Ritz pair
+    ``H = Q^T M Q`` and the QR factor of what is left is the next block, ``W = X' R`` (CholeskyQR2, or QR with
+    column pivoting where W has lost a direction: :func:`_orthonormal_block`). A Ritz pair
     ``(theta, Q s)`` of H then has residual ``||R s_last||`` (s_last: the rows of s for the newest block);
     pair i is converged when that is ``<= tol |theta_i|`` (ARPACK's test). A full basis restarts from the
     top Ritz vectors and the new block.
