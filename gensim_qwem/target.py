@@ -202,10 +202,7 @@ class TargetOperator(LinearOperator):
         x = np.ascontiguousarray(np.ravel(x), dtype=np.float64)
         with self._lock:
             y = self._summed_over_ranges(target_matvec, x, self._buffers)
-        y -= 2.0 * x.sum()
-        if self.saturation != 1.0:
-            y *= self.saturation
-        return y
+        return self._minus_constant_part(y, x.sum())
 
     def _matmat(self, X):
         """S X - 2 * 1 (1^T X) in slabs of WIDE_PANEL (16) columns (8 when X has at most 8), each contiguous,
@@ -232,10 +229,14 @@ class TargetOperator(LinearOperator):
                     slab[:, :min(width, X.shape[1] - first)] = X[:, first:first + width]
                 self._summed_over_ranges(target_matmat, slab, self._block_buffers[1], out=Y[:, first:first + width])
         Y = Y[:, :X.shape[1]]
-        Y -= 2.0 * X.sum(axis=0, dtype=np.float64)
+        return self._minus_constant_part(Y, X.sum(axis=0, dtype=np.float64))
+
+    def _minus_constant_part(self, product, column_sums):
+        """S X (in place) -> M* X = S X - 2 * 1 (1^T X), times c for the saturated M*_c."""
+        product -= 2.0 * column_sums
         if self.saturation != 1.0:
-            Y *= self.saturation
-        return Y
+            product *= self.saturation
+        return product
 
     def _adjoint(self):
         return self
