@@ -32,7 +32,7 @@ cdef extern from *:
             const double p = keep[idx[j]];                                                                \\
             double total = 0.0;                                                                           \\
             for (int m = 0; m < L; m++) total += q[m] * w[m];                                             \\
-            if (p > 0.0 && total > 0.0) { js[n] = j; ws[n] = p_i * p * total; n++; }                      \\
+            js[n] = j; ws[n] = p_i * p * total; n += (p > 0.0) & (total > 0.0);  /* kept: no branch */      \\
             for (int m = L - 1; m > 0; m--) q[m] = q[m] * (1.0 - p) + q[m - 1] * p;                       \\
             q[0] *= 1.0 - p;                                                                              \\
             mass = 0.0;                                                                                   \\
@@ -55,9 +55,35 @@ cdef extern from *:
             default: return qwem_walk_8(idx, i, hi, keep, p_i, w, tol, js, ws);
         }
     }
+
+    /* One centre's pairs (a, idx[js[t]]) of weight ws[t], as the upper triangle of A = C + C^T: (min, max),
+       a diagonal pair twice. Pairs of two of the D most frequent words are added to the int64 block `dense`
+       (D x D, units of 2**-32, each increment rounded); the others are written as triples from rows/cols/vals
+       on (room for n needed). Branch-free: which word is the smaller and whether the pair is dense depend on
+       the text and would be mispredicted half the time; a pair that is not dense adds to `*sink` instead and
+       a dense one leaves its triple to be overwritten. Returns the triples written. */
+    static inline int64_t qwem_emit_upper(int32_t a, const int32_t *idx, const int64_t *js, const double *ws,
+                                          int64_t n, int64_t *dense, int32_t D, int64_t *sink,
+                                          int32_t *rows, int32_t *cols, double *vals) {
+        int64_t w = 0;
+        for (int64_t t = 0; t < n; t++) {
+            const int32_t b = idx[js[t]];
+            const int32_t lo = a < b ? a : b, hi = a < b ? b : a;
+            const double v = a == b ? 2.0 * ws[t] : ws[t];
+            const int in_dense = hi < D;
+            int64_t *cell = in_dense ? dense + (int64_t)lo * D + hi : sink;
+            *cell += (int64_t)(v * 4294967296.0 + 0.5);
+            rows[w] = lo; cols[w] = hi; vals[w] = v;
+            w += !in_dense;
+        }
+        return w;
+    }
     """
     int64_t qwem_walk(int L, const int32_t *idx, int64_t i, int64_t hi, const double *keep, double p_i,
                       const double *w, double tol, int64_t *js, double *ws) noexcept nogil
+    int64_t qwem_emit_upper(int32_t a, const int32_t *idx, const int64_t *js, const double *ws, int64_t n,
+                            int64_t *dense, int32_t D, int64_t *sink, int32_t *rows, int32_t *cols,
+                            double *vals) noexcept nogil
 
 
 cdef struct Triples:
@@ -85,28 +111,36 @@ cdef int move_to_own_buffers(Triples *out) noexcept nogil:
     return 0
 
 
-cdef int push(Triples *out, int32_t row, int32_t col, double val) noexcept nogil:
-    """append (row, col, val), growing the buffers by half when full (into buffers of its own when they
-    were the caller's); -1 when out of memory"""
+cdef int reserve(Triples *out, int64_t extra) noexcept nogil:
+    """room for `extra` more triples, growing the buffers by half (or to fit) when needed (into buffers of
+    its own when they were the caller's); -1 when out of memory"""
     cdef int64_t capacity
     cdef void *p
-    if out.size == out.capacity:
-        if not out.owned and move_to_own_buffers(out) < 0:
-            return -1
-        capacity = out.capacity + out.capacity // 2 + 1024
-        p = realloc(out.rows, capacity * sizeof(int32_t))
-        if p == NULL:
-            return -1
-        out.rows = <int32_t *>p
-        p = realloc(out.cols, capacity * sizeof(int32_t))
-        if p == NULL:
-            return -1
-        out.cols = <int32_t *>p
-        p = realloc(out.vals, capacity * sizeof(double))
-        if p == NULL:
-            return -1
-        out.vals = <double *>p
-        out.capacity = capacity
+    if out.size + extra <= out.capacity:
+        return 0
+    if not out.owned and move_to_own_buffers(out) < 0:
+        return -1
+    capacity = max(out.capacity + out.capacity // 2 + 1024, out.size + extra)
+    p = realloc(out.rows, capacity * sizeof(int32_t))
+    if p == NULL:
+        return -1
+    out.rows = <int32_t *>p
+    p = realloc(out.cols, capacity * sizeof(int32_t))
+    if p == NULL:
+        return -1
+    out.cols = <int32_t *>p
+    p = realloc(out.vals, capacity * sizeof(double))
+    if p == NULL:
+        return -1
+    out.vals = <double *>p
+    out.capacity = capacity
+    return 0
+
+
+cdef int push(Triples *out, int32_t row, int32_t col, double val) noexcept nogil:
+    """append (row, col, val) (see reserve); -1 when out of memory"""
+    if reserve(out, 1) < 0:
+        return -1
     out.rows[out.size] = row
     out.cols[out.size] = col
     out.vals[out.size] = val
@@ -212,7 +246,7 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
         if out.rows == NULL or out.cols == NULL or out.vals == NULL:
             free(out.rows); free(out.cols); free(out.vals)
             raise MemoryError("could not allocate the pair buffer for one counting job")
-    cdef int64_t longest = 0, emitted, t
+    cdef int64_t longest = 0, emitted, t, sink = 0
     cdef int64_t *walk_js = NULL
     cdef double *walk_ws = NULL
     if subsample and window <= 8:     # room for one centre's pairs: at most its sentence's length
@@ -243,6 +277,14 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                 if window <= 8:     # the walk below with the window a compile-time constant (qwem_walk)
                     emitted = qwem_walk(window, &indices[0], i, hi, &keep_prob[0], p_i, offset_weight, tolerance,
                                         walk_js, walk_ws)
+                    if upper and dense_ptr == NULL:     # the counting's case: exact block or none, no branches
+                        if reserve(&out, emitted) < 0:
+                            failed = 1
+                            break
+                        out.size += qwem_emit_upper(indices[i], &indices[0], walk_js, walk_ws, emitted, fixed_ptr,
+                                                    dense_size, &sink, out.rows + out.size, out.cols + out.size,
+                                                    out.vals + out.size)
+                        continue
                     for t in range(emitted):
                         if add_pair(&out, dense_ptr, fixed_ptr, dense_size, indices[i], indices[walk_js[t]],
                                     walk_ws[t], upper) < 0:

@@ -185,6 +185,16 @@ def test_counting_kernel_matches_numpy_twin(shrink, window):
         assert dense.any() and parts[0].nnz and parts[0][:4, :4].nnz == 0
         split = (parts[0] + parts[1] + symmetrised(dense, vocab_size)).toarray()
         np.testing.assert_allclose(split, expected, rtol=1e-6, atol=1e-9)
+        # the counting's own path: the upper triangle of A, the 4 most frequent words' pairs in an exact block
+        upper = np.triu(expected)     # expected is A = C + C^T itself
+        for block_size in (0, 4):
+            block = np.zeros((block_size, block_size), dtype=np.int64)
+            rows, cols, vals = count_pairs_job(indices, offsets, probs, keep_prob is not None, window, shrink,
+                                               upper=True, dense_fixed=block)
+            assert np.all(rows <= cols) and not np.any((rows < block_size) & (cols < block_size))
+            got = scipy.sparse.coo_matrix((vals, (rows, cols)), shape=upper.shape).toarray()
+            got[:block_size, :block_size] += block / cooccurrence.FIXED_POINT_UNITS
+            np.testing.assert_allclose(got, upper, rtol=1e-6, atol=1e-9)
 
 
 def test_counting_matches_the_trainers_sampling_by_monte_carlo():

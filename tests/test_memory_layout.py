@@ -1,5 +1,6 @@
 """The memory-lean layout of the closed form (issue 10): A stored once as its float32 upper triangle,
 S computed inside the product kernels, row-sharded partial sums, a basis sized to the problem."""
+import os
 import pickle
 import platform
 from concurrent.futures import ThreadPoolExecutor
@@ -201,6 +202,20 @@ def test_spilled_partial_sums_give_the_same_bits(monkeypatch, tmp_path, workers)
     assert (as_float.upper != in_memory.upper).nnz == 0 and as_float.upper.has_sorted_indices
 
 
+def test_a_spilled_run_cut_short_is_a_clear_error(tmp_path):
+    matrix = scipy.sparse.random(30, 40, density=0.2, format="csr", random_state=1, dtype=np.float64)
+    matrix.data = (matrix.data * 2 ** 32).astype(np.int64)
+    path = str(tmp_path / "run.bin")
+    cooccurrence._write_run(path, matrix)
+    dtypes = (matrix.indptr.dtype, matrix.indices.dtype, matrix.data.dtype)
+    back = cooccurrence._read_run(path, 30, 40, matrix.nnz, dtypes)
+    assert (back != matrix).nnz == 0 and back.dtype == np.int64 and back.has_sorted_indices
+    with open(path, "r+b") as stored:
+        stored.truncate(os.path.getsize(path) - 8)
+    with pytest.raises(OSError, match="cut short"):
+        cooccurrence._read_run(path, 30, 40, matrix.nnz, dtypes)
+
+
 def test_a_failed_spill_is_a_clear_error_and_leaves_no_files(monkeypatch, tmp_path):
     sentences, key_to_index = zipf_sentences(10)
     monkeypatch.setattr(cooccurrence, "SPILL_BYTES", 1)
@@ -209,7 +224,7 @@ def test_a_failed_spill_is_a_clear_error_and_leaves_no_files(monkeypatch, tmp_pa
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(cooccurrence.np, "savez", disk_full)
+    monkeypatch.setattr(cooccurrence, "_write_run", disk_full)
     with pytest.raises(OSError, match="Point TMPDIR to a folder with room"):
         cooccurrence.count_statistics(sentences, key_to_index, np.ones(40), 4, True, workers=2, chunk_words=50)
     assert list(tmp_path.iterdir()) == []
