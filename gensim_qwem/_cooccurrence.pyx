@@ -60,8 +60,8 @@ cdef extern from *:
        a diagonal pair twice. Pairs of two of the D most frequent words are added to the int64 block `dense`
        (D x D, units of 2**-32, each increment rounded); the others are written as triples from rows/cols/vals
        on (room for n needed). Branch-free: which word is the smaller and whether the pair is dense depend on
-       the text and would be mispredicted half the time; a pair that is not dense adds to `*sink` instead and
-       a dense one leaves its triple to be overwritten. Returns the triples written. */
+       the text and would be mispredicted half the time; a pair that is not dense adds 0 to `*sink` instead
+       and a dense one leaves its triple to be overwritten. Returns the triples written. */
     static inline int64_t qwem_emit_upper(int32_t a, const int32_t *idx, const int64_t *js, const double *ws,
                                           int64_t n, int64_t *dense, int32_t D, int64_t *sink,
                                           int32_t *rows, int32_t *cols, double *vals) {
@@ -72,7 +72,7 @@ cdef extern from *:
             const double v = a == b ? 2.0 * ws[t] : ws[t];
             const int in_dense = hi < D;
             int64_t *cell = in_dense ? dense + (int64_t)lo * D + hi : sink;
-            *cell += (int64_t)(v * 4294967296.0 + 0.5);
+            *cell += in_dense ? (int64_t)(v * 4294967296.0 + 0.5) : 0;   /* the sink stays 0 */
             rows[w] = lo; cols[w] = hi; vals[w] = v;
             w += !in_dense;
         }
