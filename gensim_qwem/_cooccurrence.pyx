@@ -56,6 +56,10 @@ cdef extern from *:
         }
     }
 
+    /* a pair weight v >= 0 in the exact sums' units: rounded to the nearest multiple of 2**-32 (the one
+       rounding every path uses, so that any split of a corpus gives the same sums) */
+    static inline int64_t qwem_units(double v) { return (int64_t)(v * 4294967296.0 + 0.5); }
+
     /* One centre's pairs (a, idx[js[t]]) of weight ws[t], as the upper triangle of A = C + C^T: (min, max),
        a diagonal pair twice. Pairs of two of the D most frequent words are added to the int64 block `dense`
        (D x D, units of 2**-32, each increment rounded); the others are written as triples from rows/cols/vals
@@ -72,7 +76,7 @@ cdef extern from *:
             const double v = a == b ? 2.0 * ws[t] : ws[t];
             const int in_dense = hi < D;
             int64_t *cell = in_dense ? dense + (int64_t)lo * D + hi : sink;
-            *cell += in_dense ? (int64_t)(v * 4294967296.0 + 0.5) : 0;   /* the sink stays 0 */
+            *cell += in_dense ? qwem_units(v) : 0;   /* the sink stays 0 */
             rows[w] = lo; cols[w] = hi; vals[w] = v;
             w += !in_dense;
         }
@@ -81,6 +85,7 @@ cdef extern from *:
     """
     int64_t qwem_walk(int L, const int32_t *idx, int64_t i, int64_t hi, const double *keep, double p_i,
                       const double *w, double tol, int64_t *js, double *ws) noexcept nogil
+    int64_t qwem_units(double v) noexcept nogil
     int64_t qwem_emit_upper(int32_t a, const int32_t *idx, const int64_t *js, const double *ws, int64_t n,
                             int64_t *dense, int32_t D, int64_t *sink, int32_t *rows, int32_t *cols,
                             double *vals) noexcept nogil
@@ -164,7 +169,7 @@ cdef inline int add_pair(Triples *out, double *dense, int64_t *dense_fixed, int3
             val = 2.0 * val
     if row < dense_size and col < dense_size:
         if dense_fixed != NULL:     # in units of 2**-32, each increment rounded (see sum_triples_fixed)
-            dense_fixed[<int64_t>row * dense_size + col] += <int64_t>(val * 4294967296.0 + 0.5)
+            dense_fixed[<int64_t>row * dense_size + col] += qwem_units(val)
         else:
             dense[<int64_t>row * dense_size + col] += val
         return 0
@@ -343,11 +348,6 @@ DEF UNITS = 4294967296.0
 FIXED_POINT_UNITS = UNITS
 
 
-cdef inline int64_t units(double val) noexcept nogil:
-    """val >= 0 rounded to the nearest multiple of 2**-32, in those units"""
-    return <int64_t>(val * UNITS + 0.5)
-
-
 def sum_scratch(int64_t capacity, int32_t size, previous=None):
     """Working arrays of :func:`sum_triples_fixed` for up to `capacity` triples of a `size` x `size` matrix:
     `previous` when it is large enough, else new ones (a counting thread keeps one set for all its jobs, so
@@ -392,7 +392,7 @@ def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const do
         for k in range(n):                          # by column (col_ptr[c] moves to the end of column c)
             p = col_ptr[cols[k]]
             by_col_rows[p] = rows[k]
-            by_col_vals[p] = units(vals[k])
+            by_col_vals[p] = qwem_units(vals[k])
             col_ptr[cols[k]] = p + 1
         p = 0
         for c in range(size):                       # then by row, columns ascending within each row
