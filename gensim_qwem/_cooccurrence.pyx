@@ -14,22 +14,38 @@ DEF MAX_WINDOW = 1024
 
 cdef extern from *:
     """
+    /* Where exact sums (int64, units of 2**-32) go instead of triples, for a pair (lo, hi), lo <= hi:
+       the block `dense` (D x D) when hi < D (pairs of two of the D most frequent words), else the band
+       `band` (R x V, rows `V` apart) when lo < R (a pair of one of the R most frequent words with any word). */
+    typedef struct { int64_t *dense; int32_t D; int64_t *band; int32_t R; int64_t V; } qwem_exact_t;
+
+    /* the cell of (lo, hi) in the exact sums, or `other` for a pair that goes to the triples; branch-free */
+    static inline void *qwem_exact_cell(const qwem_exact_t *e, int32_t lo, int32_t hi, void *other) {
+        void *cell = hi < e->D ? (void *)(e->dense + (int64_t)lo * e->D + hi) : other;
+        return (hi >= e->D) & (lo < e->R) ? (void *)(e->band + (int64_t)lo * e->V + hi) : cell;
+    }
+
     /* The subsampled walk right of one centre i, for a window L <= 8 known at compile time (one function
        per L, picked by qwem_walk): q[m] = P(exactly m kept tokens strictly between i and j) lives in
        registers, the weight of the pair (i, j) is p_i p_j sum_m q[m] w[m], and token j then becomes an
        in-between token, q'[m] = q[m] (1 - p_j) + q[m - 1] p_j. The walk stops when the mass sum_m q[m] is
        under `tol` or at the sentence end `hi`. Pairs of weight > 0 go to
-       (js, ws), at most hi - i - 1 of them; returns how many. */
+       (js, ws), at most hi - i - 1 of them; returns how many. Each pair's cell of the exact sums `e`
+       (qwem_exact_cell) is prefetched as it is found, for qwem_emit_upper to find it in cache. */
     #define QWEM_WALK(L)                                                                                  \\
     static inline int64_t qwem_walk_##L(const int32_t *idx, int64_t i, int64_t hi, const double *keep,    \\
-                                        double p_i, const double *w, double tol, int64_t *js, double *ws) \\
+                                        double p_i, const double *w, double tol, int64_t *js, double *ws, \\
+                                        const qwem_exact_t *e)                                            \\
     {                                                                                                     \\
         double q[L], mass;                                                                                \\
         int64_t n = 0;                                                                                    \\
+        const int32_t a = idx[i];                                                                         \\
         q[0] = 1.0;                                                                                       \\
         for (int m = 1; m < L; m++) q[m] = 0.0;                                                           \\
         for (int64_t j = i + 1; j < hi; j++) {                                                            \\
-            const double p = keep[idx[j]];                                                                \\
+            const int32_t b = idx[j];                                                                     \\
+            const double p = keep[b];                                                                     \\
+            __builtin_prefetch(qwem_exact_cell(e, a < b ? a : b, a < b ? b : a, &mass), 1);               \\
             double total = 0.0;                                                                           \\
             for (int m = 0; m < L; m++) total += q[m] * w[m];                                             \\
             js[n] = j; ws[n] = p_i * p * total; n += (p > 0.0) & (total > 0.0);  /* kept: no branch */      \\
@@ -43,16 +59,17 @@ cdef extern from *:
     }
     QWEM_WALK(1) QWEM_WALK(2) QWEM_WALK(3) QWEM_WALK(4) QWEM_WALK(5) QWEM_WALK(6) QWEM_WALK(7) QWEM_WALK(8)
     static inline int64_t qwem_walk(int L, const int32_t *idx, int64_t i, int64_t hi, const double *keep,
-                                    double p_i, const double *w, double tol, int64_t *js, double *ws) {
+                                    double p_i, const double *w, double tol, int64_t *js, double *ws,
+                                    const qwem_exact_t *e) {
         switch (L) {
-            case 1: return qwem_walk_1(idx, i, hi, keep, p_i, w, tol, js, ws);
-            case 2: return qwem_walk_2(idx, i, hi, keep, p_i, w, tol, js, ws);
-            case 3: return qwem_walk_3(idx, i, hi, keep, p_i, w, tol, js, ws);
-            case 4: return qwem_walk_4(idx, i, hi, keep, p_i, w, tol, js, ws);
-            case 5: return qwem_walk_5(idx, i, hi, keep, p_i, w, tol, js, ws);
-            case 6: return qwem_walk_6(idx, i, hi, keep, p_i, w, tol, js, ws);
-            case 7: return qwem_walk_7(idx, i, hi, keep, p_i, w, tol, js, ws);
-            default: return qwem_walk_8(idx, i, hi, keep, p_i, w, tol, js, ws);
+            case 1: return qwem_walk_1(idx, i, hi, keep, p_i, w, tol, js, ws, e);
+            case 2: return qwem_walk_2(idx, i, hi, keep, p_i, w, tol, js, ws, e);
+            case 3: return qwem_walk_3(idx, i, hi, keep, p_i, w, tol, js, ws, e);
+            case 4: return qwem_walk_4(idx, i, hi, keep, p_i, w, tol, js, ws, e);
+            case 5: return qwem_walk_5(idx, i, hi, keep, p_i, w, tol, js, ws, e);
+            case 6: return qwem_walk_6(idx, i, hi, keep, p_i, w, tol, js, ws, e);
+            case 7: return qwem_walk_7(idx, i, hi, keep, p_i, w, tol, js, ws, e);
+            default: return qwem_walk_8(idx, i, hi, keep, p_i, w, tol, js, ws, e);
         }
     }
 
@@ -61,33 +78,40 @@ cdef extern from *:
     static inline int64_t qwem_units(double v) { return (int64_t)(v * 4294967296.0 + 0.5); }
 
     /* One centre's pairs (a, idx[js[t]]) of weight ws[t], as the upper triangle of A = C + C^T: (min, max),
-       a diagonal pair twice. Pairs of two of the D most frequent words are added to the int64 block `dense`
-       (D x D, units of 2**-32, each increment rounded); the others are written as triples from rows/cols/vals
-       on (room for n needed). Branch-free: which word is the smaller and whether the pair is dense depend on
-       the text and would be mispredicted half the time; a pair that is not dense adds 0 to `*sink` instead
-       and a dense one leaves its triple to be overwritten. Returns the triples written. */
+       a diagonal pair twice. Pairs with a cell in the exact sums `e` (qwem_exact_cell) are added there, each
+       increment rounded to units of 2**-32; the others are written as triples from rows/cols/vals on (room
+       for n needed). Branch-free: which word is the smaller and where the pair goes depend on the text and
+       would be mispredicted half the time; a pair for the triples adds 0 to `*sink` instead and one with a
+       cell leaves its triple to be overwritten. Returns the triples written. */
     static inline int64_t qwem_emit_upper(int32_t a, const int32_t *idx, const int64_t *js, const double *ws,
-                                          int64_t n, int64_t *dense, int32_t D, int64_t *sink,
+                                          int64_t n, const qwem_exact_t *e, int64_t *sink,
                                           int32_t *rows, int32_t *cols, double *vals) {
         int64_t w = 0;
         for (int64_t t = 0; t < n; t++) {
             const int32_t b = idx[js[t]];
             const int32_t lo = a < b ? a : b, hi = a < b ? b : a;
             const double v = a == b ? 2.0 * ws[t] : ws[t];
-            const int in_dense = hi < D;
-            int64_t *cell = in_dense ? dense + (int64_t)lo * D + hi : sink;
-            *cell += in_dense ? qwem_units(v) : 0;   /* the sink stays 0 */
+            int64_t *cell = (int64_t *)qwem_exact_cell(e, lo, hi, sink);
+            const int exact = cell != sink;
+            *cell += exact ? qwem_units(v) : 0;   /* the sink stays 0 */
             rows[w] = lo; cols[w] = hi; vals[w] = v;
-            w += !in_dense;
+            w += !exact;
         }
         return w;
     }
     """
+    ctypedef struct qwem_exact_t:
+        int64_t *dense
+        int32_t D
+        int64_t *band
+        int32_t R
+        int64_t V
+    void *qwem_exact_cell(const qwem_exact_t *e, int32_t lo, int32_t hi, void *other) noexcept nogil
     int64_t qwem_walk(int L, const int32_t *idx, int64_t i, int64_t hi, const double *keep, double p_i,
-                      const double *w, double tol, int64_t *js, double *ws) noexcept nogil
+                      const double *w, double tol, int64_t *js, double *ws, const qwem_exact_t *e) noexcept nogil
     int64_t qwem_units(double v) noexcept nogil
     int64_t qwem_emit_upper(int32_t a, const int32_t *idx, const int64_t *js, const double *ws, int64_t n,
-                            int64_t *dense, int32_t D, int64_t *sink, int32_t *rows, int32_t *cols,
+                            const qwem_exact_t *e, int64_t *sink, int32_t *rows, int32_t *cols,
                             double *vals) noexcept nogil
 
 
@@ -153,13 +177,15 @@ cdef int push(Triples *out, int32_t row, int32_t col, double val) noexcept nogil
     return 0
 
 
-cdef inline int add_pair(Triples *out, double *dense, int64_t *dense_fixed, int32_t dense_size, int32_t row,
+cdef inline int add_pair(Triples *out, double *dense, int32_t dense_size, const qwem_exact_t *exact, int32_t row,
                          int32_t col, double val, bint upper) noexcept nogil:
-    """dense[row, col] += val for two of the `dense_size` most frequent words, else append a triple.
+    """dense[row, col] += val for two of the `dense_size` most frequent words, else append a triple; with
+    exact sums (`exact`: a block or band given), their cell takes the pair instead of `dense`.
 
     With `upper`, the pair goes to (min, max) instead: the upper triangle of A = C + C^T directly, where a
     diagonal pair counts twice (A_ii = 2 C_ii)."""
     cdef int32_t swap
+    cdef int64_t *cell = NULL
     if upper:
         if row > col:
             swap = row
@@ -167,18 +193,24 @@ cdef inline int add_pair(Triples *out, double *dense, int64_t *dense_fixed, int3
             col = swap
         elif row == col:
             val = 2.0 * val
-    if row < dense_size and col < dense_size:
-        if dense_fixed != NULL:     # in units of 2**-32, each increment rounded (see sum_triples_fixed)
-            dense_fixed[<int64_t>row * dense_size + col] += qwem_units(val)
-        else:
-            dense[<int64_t>row * dense_size + col] += val
+    if exact.D > 0 or exact.R > 0:  # in units of 2**-32, each increment rounded (see sum_triples_fixed)
+        if upper:
+            cell = <int64_t *>qwem_exact_cell(exact, row, col, NULL)
+        elif row < exact.D and col < exact.D:
+            cell = exact.dense + <int64_t>row * exact.D + col
+        if cell != NULL:
+            cell[0] += qwem_units(val)
+            return 0
+    elif row < dense_size and col < dense_size:
+        dense[<int64_t>row * dense_size + col] += val
         return 0
     return push(out, row, col, val)
 
 
 def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, const double[::1] keep_prob,
                     bint subsample, int window, bint shrink_windows, double tolerance=1e-9,
-                    double[:, ::1] dense=None, bint upper=False, buffers=None, int64_t[:, ::1] dense_fixed=None):
+                    double[:, ::1] dense=None, bint upper=False, buffers=None, int64_t[:, ::1] dense_fixed=None,
+                    int64_t[:, ::1] band_fixed=None):
     """Expected counts of (left word, right word) pairs within one job; returns COO (rows, cols, vals).
 
     With `buffers` (rows int32, cols int32, vals float64 arrays of one length), the triples are written
@@ -194,6 +226,8 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
     of all pairs) are added into it instead of being returned: fewer triples to sort and merge.
     `dense_fixed` (int64, D x D, instead of `dense`) takes them as exact sums in units of 2**-32, each pair's
     weight rounded to those units first (as :func:`sum_triples_fixed` sums the triples).
+    `band_fixed` (int64, R x V, with `upper`) likewise takes the pairs (i, j), i <= j, of the R most frequent
+    words with any other that are not in `dense_fixed` (j >= D): a third to half of the rest of the pairs.
 
     Weight of a pair whose kept positions are delta apart: (L + 1 - delta) / L with shrunk windows, else 1.
     With subsampling (keep probability p), for left word i and right word j with m in-between tokens:
@@ -215,14 +249,21 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
     cdef double[::1] vals_view
     cdef int32_t dense_size = 0
     cdef double *dense_ptr = NULL
-    cdef int64_t *fixed_ptr = NULL
+    cdef qwem_exact_t exact
+    exact.dense, exact.D, exact.band, exact.R, exact.V = NULL, 0, NULL, 0, 0
+    if (dense_fixed is not None and dense_fixed.shape[0] > 0 or band_fixed is not None and band_fixed.shape[0] > 0) \
+            and dense is not None:
+        raise ValueError("give dense or dense_fixed / band_fixed, not both")
     if dense_fixed is not None and dense_fixed.shape[0] > 0:
-        if dense is not None:
-            raise ValueError("give dense or dense_fixed, not both")
         if dense_fixed.shape[0] != dense_fixed.shape[1]:
             raise ValueError(f"dense_fixed must be square, got {dense_fixed.shape[0]} x {dense_fixed.shape[1]}")
-        dense_size = dense_fixed.shape[0]
-        fixed_ptr = &dense_fixed[0, 0]
+        exact.dense, exact.D = &dense_fixed[0, 0], dense_fixed.shape[0]
+    if band_fixed is not None and band_fixed.shape[0] > 0:
+        if not upper:
+            raise ValueError("band_fixed takes pairs (i, j), i <= j: count with upper=True")
+        if indices.shape[0] and np.asarray(indices).max() >= band_fixed.shape[1]:
+            raise ValueError(f"band_fixed has {band_fixed.shape[1]} columns, fewer than the vocabulary indexed")
+        exact.band, exact.R, exact.V = &band_fixed[0, 0], band_fixed.shape[0], band_fixed.shape[1]
     if dense is not None and dense.shape[0] > 0:
         if dense.shape[0] != dense.shape[1]:
             raise ValueError(f"dense must be square, got {dense.shape[0]} x {dense.shape[1]}")
@@ -251,14 +292,19 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
         if out.rows == NULL or out.cols == NULL or out.vals == NULL:
             free(out.rows); free(out.cols); free(out.vals)
             raise MemoryError("could not allocate the pair buffer for one counting job")
-    cdef int64_t longest = 0, emitted, t, sink = 0
+    cdef int64_t longest = 0, emitted, t, sink = 0, pending = 0
+    cdef int32_t pending_word = 0
     cdef int64_t *walk_js = NULL
     cdef double *walk_ws = NULL
-    if subsample and window <= 8:     # room for one centre's pairs: at most its sentence's length
+    cdef int64_t *pending_js = NULL
+    cdef double *pending_ws = NULL
+    if subsample and window <= 8:     # room for two centres' pairs: at most their sentences' length each
         for s in range(n_sentences):
             longest = max(longest, offsets[s + 1] - offsets[s])
-        walk_js = <int64_t *>malloc(max(longest, 1) * sizeof(int64_t))
-        walk_ws = <double *>malloc(max(longest, 1) * sizeof(double))
+        longest = max(longest, 1)
+        walk_js = <int64_t *>malloc(2 * longest * sizeof(int64_t))
+        walk_ws = <double *>malloc(2 * longest * sizeof(double))
+        pending_js, pending_ws = walk_js + longest, walk_ws + longest
         if walk_js == NULL or walk_ws == NULL:
             free(walk_js); free(walk_ws)
             if out.owned:
@@ -272,8 +318,8 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                 if not subsample:
                     stop = min(hi, i + window + 1)
                     for j in range(i + 1, stop):
-                        if add_pair(&out, dense_ptr, fixed_ptr, dense_size, indices[i], indices[j], offset_weight[j - i - 1],
-                                    upper) < 0:
+                        if add_pair(&out, dense_ptr, dense_size, &exact, indices[i], indices[j],
+                                    offset_weight[j - i - 1], upper) < 0:
                             failed = 1
                     continue
                 p_i = keep_prob[indices[i]]
@@ -281,17 +327,22 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                     continue
                 if window <= 8:     # the walk below with the window a compile-time constant (qwem_walk)
                     emitted = qwem_walk(window, &indices[0], i, hi, &keep_prob[0], p_i, offset_weight, tolerance,
-                                        walk_js, walk_ws)
-                    if upper and dense_ptr == NULL:     # the counting's case: exact block or none, no branches
-                        if reserve(&out, emitted) < 0:
+                                        walk_js, walk_ws, &exact)
+                    if upper and dense_ptr == NULL:     # the counting's case: exact sums or none, no branches
+                        # the previous centre's pairs are emitted now, a walk after the walk prefetched their
+                        # cells of the dense block; this centre's wait in the other half of the buffers
+                        if reserve(&out, pending) < 0:
                             failed = 1
                             break
-                        out.size += qwem_emit_upper(indices[i], &indices[0], walk_js, walk_ws, emitted, fixed_ptr,
-                                                    dense_size, &sink, out.rows + out.size, out.cols + out.size,
+                        out.size += qwem_emit_upper(pending_word, &indices[0], pending_js, pending_ws, pending,
+                                                    &exact, &sink, out.rows + out.size, out.cols + out.size,
                                                     out.vals + out.size)
+                        pending, pending_word = emitted, indices[i]
+                        walk_js, pending_js = pending_js, walk_js
+                        walk_ws, pending_ws = pending_ws, walk_ws
                         continue
                     for t in range(emitted):
-                        if add_pair(&out, dense_ptr, fixed_ptr, dense_size, indices[i], indices[walk_js[t]],
+                        if add_pair(&out, dense_ptr, dense_size, &exact, indices[i], indices[walk_js[t]],
                                     walk_ws[t], upper) < 0:
                             failed = 1
                     continue
@@ -304,7 +355,7 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                     for m in range(window):
                         total += kept_between[m] * offset_weight[m]
                     if p_j > 0.0 and total > 0.0:
-                        if add_pair(&out, dense_ptr, fixed_ptr, dense_size, indices[i], indices[j], p_i * p_j * total,
+                        if add_pair(&out, dense_ptr, dense_size, &exact, indices[i], indices[j], p_i * p_j * total,
                                     upper) < 0:
                             failed = 1
                     # token j becomes an in-between token: q'[m] = q[m] (1 - p_j) + q[m - 1] p_j
@@ -318,8 +369,14 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                         break
             if failed:
                 break
-    free(walk_js)
-    free(walk_ws)
+        if pending and not failed:      # the last centre's pairs
+            if reserve(&out, pending) < 0:
+                failed = 1
+            else:
+                out.size += qwem_emit_upper(pending_word, &indices[0], pending_js, pending_ws, pending, &exact,
+                                            &sink, out.rows + out.size, out.cols + out.size, out.vals + out.size)
+    free(walk_js if walk_js < pending_js else pending_js)     # the start of the two halves
+    free(walk_ws if walk_ws < pending_ws else pending_ws)
     try:
         if failed:
             raise MemoryError("ran out of memory while counting pairs; use smaller jobs (chunk_words)")

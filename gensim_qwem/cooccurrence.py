@@ -13,6 +13,7 @@ import queue
 import shutil
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from timeit import default_timer
 
 import numpy as np
@@ -161,6 +162,11 @@ SPILL_BYTES = 128 << 20
 # pairs among this many most frequent words are summed in a dense block per counting thread (32 MiB)
 DENSE_COUNT_WORDS = 2048
 
+# the other pairs of this many most frequent words (with any word) are summed in a dense band of rows per
+# counting thread (BAND_COUNT_ROWS x V int64: 17 MiB for V = 68k): on enwiki17m, 43% of what would otherwise be
+# triples to sort and merge
+BAND_COUNT_ROWS = 32
+
 
 def release_free_memory():
     """Return freed heap memory to the OS (glibc's ``malloc_trim``; a no-op where there is none).
@@ -266,19 +272,20 @@ def count_chunk_upper(indices, offsets, keep_prob, window, shrink_windows, vocab
 
 
 def count_chunk_fixed(indices, offsets, keep_prob, window, shrink_windows, vocab_size, dense_fixed=None,
-                      buffers=None, scratch=None):
+                      buffers=None, scratch=None, band_fixed=None):
     """Upper triangle (j >= i) of :func:`count_chunk`'s A as int64 CSR in units of 2**-32 (exact sums: each
     pair's weight rounded to those units once, then added as integers, so that the counts of any split of
     a corpus add up to the very same numbers).
 
     With `dense_fixed` (D x D int64), pairs among the D most frequent words go into its upper triangle
-    instead: add :func:`dense_upper` ``(dense_fixed, dtype=np.int64)`` once after the last chunk.
+    instead, and with `band_fixed` (R x V int64) the other pairs of the R most frequent words: add
+    :func:`dense_upper` ``(dense_fixed, dtype=np.int64)`` (and the same of `band_fixed`) once after the last chunk.
     `buffers` (:func:`triple_buffers`) and `scratch` (``_cooccurrence.sum_scratch``) are a thread's
     working arrays, reused from job to job.
     """
     subsample = bool(np.any(keep_prob < 1.0))
     rows, cols, vals = count_pairs_job(indices, offsets, keep_prob, subsample, window, shrink_windows,
-                                       dense_fixed=dense_fixed, upper=True, buffers=buffers)
+                                       dense_fixed=dense_fixed, upper=True, buffers=buffers, band_fixed=band_fixed)
     indptr, columns, data = sum_triples_fixed(rows, cols, vals, vocab_size, scratch)
     matrix = scipy.sparse.csr_matrix((data, columns, indptr), shape=(vocab_size, vocab_size))
     matrix.has_sorted_indices = True
@@ -434,8 +441,9 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
     dense_total, dense_lock = [], threading.Lock()
 
     def worker():
-        # pairs of the most frequent words accumulate in a per-thread dense block across chunks
+        # pairs of the most frequent words accumulate in a per-thread dense block and band across chunks
         dense = np.zeros((min(vocab_size, DENSE_COUNT_WORDS),) * 2, dtype=np.int64)
+        band = np.zeros((min(vocab_size, BAND_COUNT_ROWS), vocab_size), dtype=np.int64)
         tally = [np.zeros(vocab_size, dtype=np.int64), 0, 0]
         tallies.append(tally)
         buffers = scratch = None
@@ -456,17 +464,18 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
                 buffers = triple_buffers(len(indices) * (window + 1), buffers)
                 scratch = sum_scratch(len(buffers[0]), vocab_size, scratch)
                 partial_sums.add(count_chunk_fixed(indices, offsets, keep_prob, window, shrink_windows, vocab_size,
-                                                   dense, buffers, scratch))
+                                                   dense, buffers, scratch, band))
             except BaseException as error:  # reported to the caller below
                 errors.append(error)
         buffers = scratch = None
-        with dense_lock:    # one block for all threads (exact int64 sums), converted once after the join
+        with dense_lock:    # one block and band for all threads (exact int64 sums), converted once after the join
             if errors:
                 return
             if not dense_total:
-                dense_total.append(dense)
+                dense_total.extend((dense, band))
             else:
                 add_upper_in_place(dense_total[0], dense)
+                add_upper_in_place(dense_total[1], band)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, workers))]
     for thread in threads:
@@ -495,14 +504,14 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
             thread.join()
     if errors:
         raise errors[0]
-    if dense_total:
+    while dense_total:
         partial_sums.add(dense_upper(dense_total.pop(), vocab_size, dtype=np.int64))
     word_counts = sum(tally[0] for tally in tallies)
     raw_words, sentences = sum(tally[1] for tally in tallies), sum(tally[2] for tally in tallies)
     if as_float32:
-        upper = partial_sums.total(dtype=np.float32, scale=1.0 / FIXED_POINT_UNITS)
+        upper = partial_sums.total(dtype=np.float32, scale=1.0 / FIXED_POINT_UNITS, threads=workers)
     else:
-        upper = partial_sums.total(dtype=np.int64)
+        upper = partial_sums.total(dtype=np.int64, threads=workers)
     release_free_memory()
     if partial_sums.spills:
         logger.info("partial sums went to a temporary folder %i times (%.0f MiB written, now removed)",
@@ -714,13 +723,14 @@ class _RowShardedSum:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
 
-    def total(self, dtype=np.float64, scale=None):
+    def total(self, dtype=np.float64, scale=None, threads=1):
         """The sum as one CSR matrix with sorted indices, summed and copied range by range.
 
         With `scale`, the sums are int64 counts in units of `scale` (:func:`count_chunk_fixed`), converted
         range by range; an overflow raises OverflowError. The result's arrays are allocated at an upper
         bound of their size (the partial sums' entries), of which only the pages written take memory, and
-        shrunk in place at the end: so each range's sum exists only while it is copied.
+        shrunk in place at the end. `threads` ranges are summed at once (each range's merge releases the GIL)
+        and copied in order as they are done, so only about that many ranges' sums exist at a time.
         """
         if self.sums is None:
             return scipy.sparse.csr_matrix((self.size, self.size), dtype=dtype)
@@ -731,22 +741,37 @@ class _RowShardedSum:
         indptr = np.zeros(self.size + 1, dtype=np.int64)
         indices = np.empty(bound, dtype=np.int32)
         data = np.empty(bound, dtype=dtype)
-        start = 0
-        for index, (lo, hi) in enumerate(ranges):
+
+        def range_sum(index):
+            """Range `index`'s sum: (indptr, indices, data in `dtype`)."""
+            lo, hi = ranges[index]
             running, sums[index] = sums[index], None
             for run in self._spilled(index, self.size):
                 running.add(run)
             part = running.total(hi - lo, dtype if scale is None else np.int64, columns=self.size)
             del running
-            indptr[lo + 1:hi + 1] = part.indptr[1:] + start
-            indices[start:start + part.nnz] = part.indices
-            if scale is not None and part.nnz and part.data.min() < 0:
+            if scale is None:
+                return part.indptr, part.indices, part.data
+            if part.nnz and part.data.min() < 0:
                 raise OverflowError("A pair count exceeded 2**31 expected pairs, beyond what the exact int64 sums "
                                     "hold; count with subsampling (sample > 0).")
-            data[start:start + part.nnz] = part.data if scale is None else part.data * scale
-            start += part.nnz
-            del part
-            release_free_memory()   # the range's arrays sit in the heap; give them back before the next fills
+            return part.indptr, part.indices, (part.data * scale).astype(dtype, copy=False)
+
+        threads = max(1, int(threads))
+        start = 0
+        with ThreadPoolExecutor(threads) as pool:
+            pending = [pool.submit(range_sum, index) for index in range(min(threads, len(ranges)))]
+            for index, (lo, hi) in enumerate(ranges):
+                part_indptr, part_indices, part_data = pending.pop(0).result()
+                if index + threads < len(ranges):
+                    pending.append(pool.submit(range_sum, index + threads))
+                nnz = len(part_indices)
+                indptr[lo + 1:hi + 1] = part_indptr[1:] + start
+                indices[start:start + nnz] = part_indices
+                data[start:start + nnz] = part_data
+                start += nnz
+                del part_indptr, part_indices, part_data
+                release_free_memory()   # the range's arrays sit in the heap; give them back before the next fills
         indices.resize(start, refcheck=False)    # realloc: the unwritten tail is given back, nothing copied
         data.resize(start, refcheck=False)
         total = scipy.sparse.csr_matrix((data, indices, indptr), shape=(self.size, self.size))

@@ -186,14 +186,19 @@ def test_counting_kernel_matches_numpy_twin(shrink, window):
         split = (parts[0] + parts[1] + symmetrised(dense, vocab_size)).toarray()
         np.testing.assert_allclose(split, expected, rtol=1e-6, atol=1e-9)
         # the counting's own path: the upper triangle of A, the 4 most frequent words' pairs in an exact block
+        # and the other pairs of the 2 most frequent words in an exact band of rows
         upper = np.triu(expected)     # expected is A = C + C^T itself
-        for block_size in (0, 4):
+        for block_size, band_rows in ((0, 0), (4, 0), (0, 2), (4, 2), (2, 4)):
             block = np.zeros((block_size, block_size), dtype=np.int64)
+            band = np.zeros((band_rows, vocab_size), dtype=np.int64)
             rows, cols, vals = count_pairs_job(indices, offsets, probs, keep_prob is not None, window, shrink,
-                                               upper=True, dense_fixed=block)
+                                               upper=True, dense_fixed=block, band_fixed=band)
             assert np.all(rows <= cols) and not np.any((rows < block_size) & (cols < block_size))
+            assert not np.any(rows < band_rows)
+            assert not band[:, :block_size].any() and not np.tril(band, -1).any()    # the block's, the lower's
             got = scipy.sparse.coo_matrix((vals, (rows, cols)), shape=upper.shape).toarray()
             got[:block_size, :block_size] += block / cooccurrence.FIXED_POINT_UNITS
+            got[:band_rows] += band / cooccurrence.FIXED_POINT_UNITS
             np.testing.assert_allclose(got, upper, rtol=1e-6, atol=1e-9)
 
 
@@ -217,6 +222,17 @@ def test_counting_matches_the_trainers_sampling_by_monte_carlo():
 def test_counting_kernel_rejects_bad_window():
     with pytest.raises(ValueError, match="window"):
         count_pairs_job(np.zeros(1, np.int32), np.array([0, 1], np.int64), np.ones(1), False, 0, True)
+
+
+def test_counting_kernel_rejects_a_band_it_cannot_fill():
+    indices, offsets = np.array([0, 3, 1], np.int32), np.array([0, 3], np.int64)
+    with pytest.raises(ValueError, match="columns"):    # index 3 has no column in a band of 3
+        count_pairs_job(indices, offsets, np.ones(4), False, 2, True, upper=True, band_fixed=np.zeros((1, 3), np.int64))
+    with pytest.raises(ValueError, match="upper=True"):
+        count_pairs_job(indices, offsets, np.ones(4), False, 2, True, band_fixed=np.zeros((1, 4), np.int64))
+    with pytest.raises(ValueError, match="not both"):
+        count_pairs_job(indices, offsets, np.ones(4), False, 2, True, upper=True, dense=np.zeros((2, 2)),
+                        band_fixed=np.zeros((1, 4), np.int64))
 
 
 @pytest.mark.parametrize("subsample", [False, True])

@@ -119,15 +119,17 @@ def test_upper_counting_doubles_the_diagonal():
     assert (rows.tolist(), cols.tolist(), vals.tolist()) == ([2], [2], [2.0])   # A = C + C^T on the diagonal
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("n_matrices", [1, 5, 17])
-def test_row_sharded_sum_from_several_threads_is_the_sum(n_matrices):
+def test_row_sharded_sum_from_several_threads_is_the_sum(n_matrices, threads):
+    """Added from 3 threads, and summed at the end by `threads` (row ranges summed at once, copied in order)."""
     size = 50
     matrices = [scipy.sparse.triu(scipy.sparse.random(size, size, density=0.1, random_state=seed, format="csr"),
                                   format="csr") for seed in range(n_matrices)]
     summed = cooccurrence._RowShardedSum(size, 4)
     with ThreadPoolExecutor(3) as pool:
         list(pool.map(summed.add, matrices))
-    total = summed.total(dtype=np.float32)
+    total = summed.total(dtype=np.float32, threads=threads)
     assert total.dtype == np.float32 and total.has_sorted_indices and total.shape == (size, size)
     np.testing.assert_allclose(total.toarray(), sum(m.toarray() for m in matrices), rtol=1e-6)
     assert cooccurrence._RowShardedSum(size, 4).total().nnz == 0
@@ -147,11 +149,13 @@ def test_count_statistics_stores_only_the_float32_upper_triangle():
     np.testing.assert_allclose(stats.pair_rate, full.sum(axis=1).A1, rtol=1e-12)
 
 
-@pytest.mark.parametrize("dense_words", [0, 6, 15])
-def test_counts_are_the_same_bits_for_any_number_of_threads(monkeypatch, dense_words):
-    """Each thread's dense block of frequent pairs is added into one (exact int64), as are the triples:
-    the float32 statistics do not depend on how many threads counted, nor on which counted what."""
+@pytest.mark.parametrize("dense_words, band_rows", [(0, 0), (6, 0), (15, 0), (0, 3), (6, 3), (3, 6)])
+def test_counts_are_the_same_bits_for_any_number_of_threads(monkeypatch, dense_words, band_rows):
+    """Each thread's dense block of frequent pairs and band of the most frequent words' other pairs are added
+    into one each (exact int64), as are the triples: the float32 statistics do not depend on how many
+    threads counted, nor on which counted what."""
     monkeypatch.setattr(cooccurrence, "DENSE_COUNT_WORDS", dense_words)
+    monkeypatch.setattr(cooccurrence, "BAND_COUNT_ROWS", band_rows)
     rng = np.random.default_rng(8)
     vocab = [f"w{i}" for i in range(15)]
     sentences = [[vocab[i] for i in rng.zipf(1.3, rng.integers(0, 12)) % 15] for _ in range(300)]
