@@ -330,7 +330,7 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                                         walk_js, walk_ws, &exact)
                     if upper and dense_ptr == NULL:     # the counting's case: exact sums or none, no branches
                         # the previous centre's pairs are emitted now, a walk after the walk prefetched their
-                        # cells of the dense block; this centre's wait in the other half of the buffers
+                        # cells of the exact sums; this centre's wait in the other half of the buffers
                         if reserve(&out, pending) < 0:
                             failed = 1
                             break

@@ -164,8 +164,15 @@ DENSE_COUNT_WORDS = 2048
 
 # the other pairs of this many most frequent words (with any word) are summed in a dense band of rows per
 # counting thread (BAND_COUNT_ROWS x V int64: 17 MiB for V = 68k): on enwiki17m, 43% of what would otherwise be
-# triples to sort and merge
+# triples to sort and merge. Fewer rows where that would pass BAND_COUNT_BYTES (a vocabulary of millions).
 BAND_COUNT_ROWS = 32
+BAND_COUNT_BYTES = 32 << 20
+
+
+def band_rows(vocab_size):
+    """Rows of each counting thread's exact band: BAND_COUNT_ROWS, fewer for a vocabulary too large for
+    BAND_COUNT_BYTES."""
+    return int(min(vocab_size, BAND_COUNT_ROWS, BAND_COUNT_BYTES // (8 * max(vocab_size, 1))))
 
 
 def release_free_memory():
@@ -443,7 +450,7 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
     def worker():
         # pairs of the most frequent words accumulate in a per-thread dense block and band across chunks
         dense = np.zeros((min(vocab_size, DENSE_COUNT_WORDS),) * 2, dtype=np.int64)
-        band = np.zeros((min(vocab_size, BAND_COUNT_ROWS), vocab_size), dtype=np.int64)
+        band = np.zeros((band_rows(vocab_size), vocab_size), dtype=np.int64)
         tally = [np.zeros(vocab_size, dtype=np.int64), 0, 0]
         tallies.append(tally)
         buffers = scratch = None

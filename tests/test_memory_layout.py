@@ -344,3 +344,14 @@ def test_row_ranges_balance_entries_plus_a_cost_per_row():
     # 109 + 45 * 10 = 559, rows 46..100 cost 550
     assert RowSplit.balanced(indptr, 2, row_cost=9).ranges == [(0, 46), (46, 101)]
     assert RowSplit.balanced(indptr, 1, row_cost=9).ranges == [(0, 101)]
+
+
+def test_the_exact_band_stays_within_its_bytes(monkeypatch):
+    """32 rows for enwiki17m's 68k words; fewer for a vocabulary of millions, so its band stays <= 32 MiB."""
+    assert cooccurrence.band_rows(68_004) == 32 and cooccurrence.band_rows(10) == 10
+    assert cooccurrence.band_rows(3_000_000) == 1 and cooccurrence.band_rows(20_000_000) == 0
+    for vocab_size in (145_588, 1_000_000):
+        assert 8 * vocab_size * cooccurrence.band_rows(vocab_size) <= cooccurrence.BAND_COUNT_BYTES
+    monkeypatch.setattr(cooccurrence, "BAND_COUNT_BYTES", 8 * 15 * 2)   # 2 rows of 15 words
+    assert cooccurrence.band_rows(15) == 2
+
