@@ -177,6 +177,16 @@ cdef int push(Triples *out, int32_t row, int32_t col, double val) noexcept nogil
     return 0
 
 
+cdef inline int emit_centre(Triples *out, int32_t word, const int32_t *idx, const int64_t *js, const double *ws,
+                            int64_t n, const qwem_exact_t *exact, int64_t *sink) noexcept nogil:
+    """one centre's n walked pairs into the exact sums or the triples (qwem_emit_upper); -1 when out of memory"""
+    if reserve(out, n) < 0:
+        return -1
+    out.size += qwem_emit_upper(word, idx, js, ws, n, exact, sink, out.rows + out.size, out.cols + out.size,
+                                out.vals + out.size)
+    return 0
+
+
 cdef inline int add_pair(Triples *out, double *dense, int32_t dense_size, const qwem_exact_t *exact, int32_t row,
                          int32_t col, double val, bint upper) noexcept nogil:
     """dense[row, col] += val for two of the `dense_size` most frequent words, else append a triple; with
@@ -331,12 +341,10 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
                     if upper and dense_ptr == NULL:     # the counting's case: exact sums or none, no branches
                         # the previous centre's pairs are emitted now, a walk after the walk prefetched their
                         # cells of the exact sums; this centre's wait in the other half of the buffers
-                        if reserve(&out, pending) < 0:
+                        if emit_centre(&out, pending_word, &indices[0], pending_js, pending_ws, pending, &exact,
+                                       &sink) < 0:
                             failed = 1
                             break
-                        out.size += qwem_emit_upper(pending_word, &indices[0], pending_js, pending_ws, pending,
-                                                    &exact, &sink, out.rows + out.size, out.cols + out.size,
-                                                    out.vals + out.size)
                         pending, pending_word = emitted, indices[i]
                         walk_js, pending_js = pending_js, walk_js
                         walk_ws, pending_ws = pending_ws, walk_ws
@@ -370,11 +378,7 @@ def count_pairs_job(const int32_t[::1] indices, const int64_t[::1] offsets, cons
             if failed:
                 break
         if pending and not failed:      # the last centre's pairs
-            if reserve(&out, pending) < 0:
-                failed = 1
-            else:
-                out.size += qwem_emit_upper(pending_word, &indices[0], pending_js, pending_ws, pending, &exact,
-                                            &sink, out.rows + out.size, out.cols + out.size, out.vals + out.size)
+            failed = emit_centre(&out, pending_word, &indices[0], pending_js, pending_ws, pending, &exact, &sink) < 0
     free(walk_js if walk_js < pending_js else pending_js)     # the start of the two halves
     free(walk_ws if walk_ws < pending_ws else pending_ws)
     try:

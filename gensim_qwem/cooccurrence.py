@@ -445,7 +445,7 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
     else:
         source = (chunk[:3] for chunk in _chunks(corpus_iterable, key_to_index, chunk_words))
     tallies = []        # per thread: [in-vocabulary word counts, raw words, sentences]
-    dense_total, dense_lock = [], threading.Lock()
+    exact_totals, exact_lock = [], threading.Lock()
 
     def worker():
         # pairs of the most frequent words accumulate in a per-thread dense block and band across chunks
@@ -475,14 +475,14 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
             except BaseException as error:  # reported to the caller below
                 errors.append(error)
         buffers = scratch = None
-        with dense_lock:    # one block and band for all threads (exact int64 sums), converted once after the join
+        with exact_lock:    # one block and band for all threads (exact int64 sums), converted once after the join
             if errors:
                 return
-            if not dense_total:
-                dense_total.extend((dense, band))
+            if not exact_totals:
+                exact_totals.extend((dense, band))
             else:
-                add_upper_in_place(dense_total[0], dense)
-                add_upper_in_place(dense_total[1], band)
+                add_upper_in_place(exact_totals[0], dense)
+                add_upper_in_place(exact_totals[1], band)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, workers))]
     for thread in threads:
@@ -511,8 +511,8 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
             thread.join()
     if errors:
         raise errors[0]
-    while dense_total:
-        partial_sums.add(dense_upper(dense_total.pop(), vocab_size, dtype=np.int64))
+    while exact_totals:
+        partial_sums.add(dense_upper(exact_totals.pop(), vocab_size, dtype=np.int64))
     word_counts = sum(tally[0] for tally in tallies)
     raw_words, sentences = sum(tally[1] for tally in tallies), sum(tally[2] for tally in tallies)
     if as_float32:
