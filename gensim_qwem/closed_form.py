@@ -272,8 +272,8 @@ def _orthogonalise(W, basis, rows, local):
     whole basis only removes round-off and is repeated when it still cancels more than half of a column.
     """
     C = np.zeros((basis.shape[0], W.shape[1]))
-    C[-local:] = basis[-local:] @ W
-    W -= basis[-local:].T @ C[-local:]
+    C[-local:] = rows.project(basis[-local:], W)      # on the row ranges' threads, in the basis's precision
+    rows.subtract(W, basis[-local:], C[-local:])
     for _ in range(2):
         before = _column_norms(W)
         correction = rows.project(basis, W)
