@@ -15,11 +15,56 @@ from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcmp, memcpy
 
 
+cdef extern from *:
+    """
+    #include <string.h>
+    /* bytes p[0:n] (n <= 8) as one word, zero above them: the same word for the same bytes on any machine.
+       `room`: bytes readable from p; with 8 of them, one unaligned load (masked on little-endian CPUs). */
+    static inline uint64_t qwem_token_word(const unsigned char *p, int64_t n, int64_t room) {
+        uint64_t w = 0;
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (room >= 8) {
+            memcpy(&w, p, 8);
+            return n >= 8 ? w : w & ((1ULL << (8 * n)) - 1);
+        }
+    #endif
+        memcpy(&w, p, n < 8 ? (size_t)n : 8);
+        return w;
+    }
+    /* a token's hash: its bytes a word (qwem_token_word) at a time into a multiply-xorshift mix, then its
+       length; `room` as above */
+    static inline uint64_t qwem_token_hash(const unsigned char *p, int64_t n, int64_t room) {
+        uint64_t h = 0x9E3779B97F4A7C15ULL;
+        for (int64_t k = 0; k < n; k += 8) {
+            h = (h ^ qwem_token_word(p + k, n - k, room - k)) * 0xBF58476D1CE4E5B9ULL;
+            h ^= h >> 31;
+        }
+        h = (h ^ (uint64_t)n) * 0x94D049BB133111EBULL;
+        return h ^ (h >> 29);
+    }
+    """
+    uint64_t qwem_token_word(const unsigned char *p, int64_t n, int64_t room) noexcept nogil
+    uint64_t qwem_token_hash(const unsigned char *p, int64_t n, int64_t room) noexcept nogil
+
+
 cdef struct Slot:
     uint64_t hash
+    uint64_t prefix     # the token's first 8 bytes (qwem_token_word): shorter tokens compare here alone
     int64_t offset      # of the token's bytes in the table's blob
     int32_t length
     int32_t id          # -1: empty slot
+
+
+# ASCII bytes by what they are to the tokeniser: TOKEN_BYTE, SPACE (str.isspace(), not b"\n"), LINE_END;
+# the rest (>= 0x80) NON_ASCII, for space_length / utf8_length to read
+DEF TOKEN_BYTE = 0
+DEF SPACE = 1
+DEF LINE_END = 2
+DEF NON_ASCII = 3
+cdef unsigned char BYTE_KIND[256]
+for _byte in range(256):
+    BYTE_KIND[_byte] = (NON_ASCII if _byte >= 0x80 else LINE_END if _byte == 10
+                        else SPACE if _byte == 32 or 9 <= _byte <= 13 or 28 <= _byte <= 31 else TOKEN_BYTE)
 
 
 cdef inline int space_length(const unsigned char *p, const unsigned char *end) noexcept nogil:
@@ -75,15 +120,6 @@ cdef inline int utf8_length(const unsigned char *p, const unsigned char *end) no
     return n
 
 
-cdef inline uint64_t token_hash(const unsigned char *p, int64_t n) noexcept nogil:
-    """FNV-1a, 64 bits"""
-    cdef uint64_t h = 0xCBF29CE484222325ULL
-    cdef int64_t k
-    for k in range(n):
-        h = (h ^ p[k]) * 0x100000001B3ULL
-    return h
-
-
 cdef class TokenTable:
     """Open-addressing hash table of UTF-8 tokens -> ids 0, 1, ... in order of insertion, with a count each.
 
@@ -99,8 +135,12 @@ cdef class TokenTable:
     cdef int64_t *offsets
     cdef int32_t *lengths
     cdef int32_t capacity       # of counts / offsets / lengths
+    cdef uint64_t hash_mask     # the hash bits used (all but for tests, which make tokens collide)
 
-    def __cinit__(self, keys=()):
+    def __cinit__(self, keys=(), int hash_bits=64):
+        if not 0 <= hash_bits <= 64:
+            raise ValueError(f"hash_bits must be in [0, 64], got {hash_bits}")
+        self.hash_mask = 0xFFFFFFFFFFFFFFFF if hash_bits == 64 else (1 << hash_bits) - 1
         self.mask = 1023
         self.slots = <Slot *>malloc((self.mask + 1) * sizeof(Slot))
         self.blob_capacity = 1 << 16
@@ -117,7 +157,7 @@ cdef class TokenTable:
         cdef bytes encoded
         for key in keys:
             encoded = key.encode("utf-8", "surrogatepass")
-            if self.insert(encoded, len(encoded)) != self.size - 1:
+            if self.insert(encoded, len(encoded), len(encoded)) != self.size - 1:
                 raise ValueError(f"the vocabulary holds the token {key!r} twice")
             if self.size < 0:
                 raise MemoryError("could not grow a token table")
@@ -145,20 +185,25 @@ cdef class TokenTable:
         self.slots, self.mask = new_slots, new_mask
         return 0
 
-    cdef inline int32_t find(self, const unsigned char *p, int64_t n, uint64_t h) noexcept nogil:
-        """id of the token p[:n] with hash h, -1 if absent"""
+    cdef inline uint64_t hash(self, const unsigned char *p, int64_t n, int64_t room) noexcept nogil:
+        """the token p[:n]'s hash (qwem_token_hash; `room`: bytes readable from p)"""
+        return qwem_token_hash(p, n, room) & self.hash_mask
+
+    cdef inline int32_t find(self, const unsigned char *p, int64_t n, uint64_t h, uint64_t prefix) noexcept nogil:
+        """id of the token p[:n] with hash h and first word `prefix` (qwem_token_word), -1 if absent"""
         cdef uint64_t s = h & self.mask
         while self.slots[s].id >= 0:
-            if (self.slots[s].hash == h and self.slots[s].length == n
-                    and memcmp(self.blob + self.slots[s].offset, p, n) == 0):
+            if (self.slots[s].hash == h and self.slots[s].prefix == prefix and self.slots[s].length == n
+                    and (n <= 8 or memcmp(self.blob + self.slots[s].offset + 8, p + 8, n - 8) == 0)):
                 return self.slots[s].id
             s = (s + 1) & self.mask
         return -1
 
-    cdef int32_t insert(self, const unsigned char *p, int64_t n) noexcept nogil:
-        """id of the token p[:n], added (count 0) if absent; -2 when out of memory"""
-        cdef uint64_t h = token_hash(p, n), s
-        cdef int32_t found = self.find(p, n, h)
+    cdef int32_t insert(self, const unsigned char *p, int64_t n, int64_t room) noexcept nogil:
+        """id of the token p[:n], added (count 0) if absent; -2 when out of memory. `room`: bytes readable
+        from p (>= n; the hash reads whole words where it can)."""
+        cdef uint64_t h = self.hash(p, n, room), s, prefix = qwem_token_word(p, n, room)
+        cdef int32_t found = self.find(p, n, h, prefix)
         cdef void *q
         if found >= 0:
             return found
@@ -176,7 +221,7 @@ cdef class TokenTable:
         s = h & self.mask
         while self.slots[s].id >= 0:
             s = (s + 1) & self.mask
-        self.slots[s].hash, self.slots[s].offset = h, self.blob_size
+        self.slots[s].hash, self.slots[s].prefix, self.slots[s].offset = h, prefix, self.blob_size
         self.slots[s].length, self.slots[s].id = <int32_t>n, self.size
         self.offsets[self.size], self.lengths[self.size], self.counts[self.size] = self.blob_size, <int32_t>n, 0
         self.blob_size += n
@@ -199,6 +244,23 @@ cdef class TokenTable:
         self.lengths = <int32_t *>q
         self.capacity = capacity
         return 0
+
+    def absorb(self, TokenTable other):
+        """Add `other`'s tokens and counts to this table: its tokens that are new here get the next ids, in
+        `other`'s order. For the scans of consecutive parts of a corpus, in order, this gives the scan of the
+        whole: every token once, in order of first occurrence, with its total count."""
+        cdef int32_t k, index = 0
+        if other is self:
+            raise ValueError("a token table cannot absorb itself")
+        with nogil:
+            for k in range(other.size):
+                index = self.insert(other.blob + other.offsets[k], other.lengths[k],
+                                    other.blob_size - other.offsets[k])
+                if index < 0:
+                    break
+                self.counts[index] += other.counts[k]
+        if index < 0:
+            raise MemoryError("ran out of memory while merging the vocabulary scans")
 
     def words(self):
         """The tokens (str) in id order."""
@@ -244,6 +306,7 @@ cdef Lines tokenise(const unsigned char *data, int64_t n, TokenTable table, bint
     cdef int64_t in_sentence = 0, length
     cdef int32_t index
     cdef int step
+    cdef unsigned char kind
     out.raw_words = out.sentences = out.kept = 0
     out.error_at, out.error = -1, 0
     while p < end:
@@ -258,13 +321,12 @@ cdef Lines tokenise(const unsigned char *data, int64_t n, TokenTable table, bint
             p += step
             continue
         start = p
-        while p < end and p[0] != 10:
-            if p[0] < 0x80:
-                if p[0] == 32 or 9 <= p[0] <= 13 or 28 <= p[0] <= 31:
-                    break
+        while p < end:
+            kind = BYTE_KIND[p[0]]
+            if kind == TOKEN_BYTE:
                 p += 1
                 continue
-            if space_length(p, end):
+            if kind != NON_ASCII or space_length(p, end):     # a space or the line end
                 break
             step = utf8_length(p, end)
             if step < 0:
@@ -278,13 +340,14 @@ cdef Lines tokenise(const unsigned char *data, int64_t n, TokenTable table, bint
         in_sentence += 1
         out.raw_words += 1
         if scan:
-            index = table.insert(start, length)
+            index = table.insert(start, length, end - start)
             if index < 0:
                 out.error = 2
                 return out
             table.counts[index] += 1
         else:
-            index = table.find(start, length, token_hash(start, length))
+            index = table.find(start, length, table.hash(start, length, end - start),
+                               qwem_token_word(start, length, end - start))
             if index >= 0:
                 indices[out.kept] = index
                 out.kept += 1

@@ -7,6 +7,7 @@ with the GIL released, with no Python object per token, and with the same tokens
 """
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import smart_open.compression
@@ -220,6 +221,34 @@ def scan_vocabulary(blocks, max_sentence_length=MAX_WORDS_IN_BATCH, progress=Non
         raw_words, sentences = raw_words + raw, sentences + count
         if progress is not None:
             progress(raw_words, sentences, len(counter))
+    return dict(zip(counter.words(), counter.counts_array().tolist())), raw_words, sentences
+
+
+def scan_corpus(corpus, workers=1, progress=None):
+    """The vocabulary scan of :class:`CorpusFiles` (as :func:`scan_vocabulary` of its blocks) on `workers` threads:
+    consecutive pieces of it (:meth:`CorpusFiles.shards`) counted apart, GIL released, and merged in order,
+    which keeps the words in order of first occurrence. `progress(raw_words, sentences, distinct)` is called
+    from the threads after each block, with the totals so far (distinct: the most any piece has seen)."""
+    pieces = corpus.shards(workers) if workers > 1 else []
+    if len(pieces) < 2:
+        return scan_vocabulary(corpus.blocks(), corpus.max_sentence_length, progress)
+    tallies = [[0, 0, 0] for _ in pieces]      # raw words, sentences, distinct words of each piece so far
+
+    def scan(index):
+        counter, tally = TokenTable(), tallies[index]
+        for block in pieces[index].blocks():
+            raw, count = scan_lines(block, counter, corpus.max_sentence_length)
+            tally[0], tally[1], tally[2] = tally[0] + raw, tally[1] + count, len(counter)
+            if progress is not None:
+                progress(sum(t[0] for t in tallies), sum(t[1] for t in tallies), max(t[2] for t in tallies))
+        return counter
+
+    with ThreadPoolExecutor(min(workers, len(pieces))) as pool:
+        counters = pool.map(scan, range(len(pieces)))
+        counter = next(counters)
+        for other in counters:      # in piece order, each as soon as it and those before it are done
+            counter.absorb(other)
+    raw_words, sentences = sum(t[0] for t in tallies), sum(t[1] for t in tallies)
     return dict(zip(counter.words(), counter.counts_array().tolist())), raw_words, sentences
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from gensim_qwem._encoding import sentences_to_indices
 from gensim_qwem._sgd import train_job
 from gensim_qwem._validation import check_corpus_sanity, check_one_corpus, check_tokens, checked_sentences
-from gensim_qwem.corpus import CorpusFiles, IndexedJob, indexed_jobs, scan_vocabulary, table_for
+from gensim_qwem.corpus import CorpusFiles, IndexedJob, indexed_jobs, scan_corpus, table_for
 from gensim_qwem.gradient import (FullBatchDescent, Refinement, modes_learned, settled, step_size,
                                   top_eigenvalue_estimate)
 from gensim_qwem.sources import corpus_as_read
@@ -124,8 +124,7 @@ class GensimTraining:
             from gensim_qwem.distributed import scan_vocabulary_on
             vocab, total_words, corpus_count = scan_vocabulary_on(corpus.client, corpus)
         else:
-            vocab, total_words, corpus_count = scan_vocabulary(corpus.blocks(), corpus.max_sentence_length,
-                                                               progress)
+            vocab, total_words, corpus_count = scan_corpus(corpus, self.workers, progress)
         self.raw_vocab = defaultdict(int, vocab)
         return total_words, corpus_count
 

@@ -58,6 +58,46 @@ def test_reader_matches_linesentence_on_any_text(pieces, max_length):
         np.testing.assert_array_equal(a, b)
 
 
+def test_tokens_sharing_their_first_bytes_are_told_apart():
+    """Tokens of up to 8 bytes compare by one word, longer ones also by the rest of their bytes: tokens that
+    share 8 bytes, differ only past them or by a NUL byte, and tokens that end the text (fewer than 8 bytes
+    readable after them) are all different words."""
+    tokens = ["abcdefgh", "abcdefghi", "abcdefghj", "abcdefgh" * 3, "abcdefgh" * 3 + "k", "ab", "ab\x00", "\x00",
+              "a\x00b", "\u00e9t\u00e9\u00e9t\u00e9", "\u00e9t\u00e9\u00e9t\u00e9s", "a"]
+    for end in ("abcdefg", "abcdefghi", "a"):
+        data = "\n".join(" ".join(tokens[k:] + tokens[:k]) for k in range(len(tokens))).encode() + b" " + end.encode()
+        counts, raw, sentences = _reference.scan_lines(data)
+        for hash_bits in (64, 1, 0):        # 0: every token has the same hash, so only their bytes tell them apart
+            counter = TokenTable(hash_bits=hash_bits)
+            assert scan_lines(data, counter) == (raw, sentences)
+            assert dict(zip(counter.words(), counter.counts_array().tolist())) == counts
+            for words in (list(counts), list(counts)[1::2]):
+                vocabulary = {w: i for i, w in enumerate(words)}
+                for a, b in zip(index_lines(data, TokenTable(words, hash_bits=hash_bits)),
+                                _reference.index_lines(data, vocabulary)):
+                    np.testing.assert_array_equal(a, b)
+
+
+def test_scans_of_consecutive_pieces_merge_into_the_scan_of_the_whole(lee_file, tmp_path):
+    lines = open(lee_file, "rb").read().split(b"\n")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"\n".join(lines[:150]) + b"\n")
+    (folder / "b.txt").write_bytes(b"\n".join(lines[150:]))
+    for source in (lee_file, str(folder)):
+        files = CorpusFiles(source, max_sentence_length=11)
+        whole = scan_vocabulary(files.blocks(), 11)
+        for workers in (2, 3, 7):
+            seen = []
+            vocab, raw, sentences = corpus.scan_corpus(files, workers, lambda *totals: seen.append(totals))
+            assert list(vocab.items()) == list(whole[0].items())      # same words in the same order
+            assert (raw, sentences) == whole[1:]
+            assert max(seen)[:2] == (raw, sentences)
+    counter = TokenTable(["a"])
+    with pytest.raises(ValueError, match="itself"):
+        counter.absorb(counter)
+
+
 def test_invalid_utf8_raises_as_linesentence_does(tmp_path):
     path = tmp_path / "latin1.txt"
     path.write_bytes("ok line\ncaf\u00e9 au lait\n".encode("latin-1"))
