@@ -371,16 +371,19 @@ cdef raise_for(Lines found, const unsigned char[::1] data):
         raise UnicodeDecodeError("utf-8", line, found.error_at - lo, found.error_at - lo + 1, "invalid start byte")
 
 
-def index_lines(const unsigned char[::1] data, TokenTable vocabulary, int64_t max_sentence_length=10000):
+def index_lines(const unsigned char[::1] data, TokenTable vocabulary, int64_t max_sentence_length=10000,
+                int64_t[::1] counts=None):
     """Lines of UTF-8 text -> (indices int32, offsets int64, raw_lengths int32, raw words).
 
     `indices`: vocabulary ids of the in-vocabulary tokens; `offsets[s]:offsets[s + 1]`: sentence s's part of
     them (as ``_encoding.sentences_to_indices``); `raw_lengths[s]`: sentence s's tokens before out-of-vocabulary
-    ones were dropped.
+    ones were dropped. With `counts` (one int64 per vocabulary id), each id's occurrences are added to it.
     """
     if max_sentence_length < 1:
         raise ValueError(f"max_sentence_length must be >= 1, got {max_sentence_length}")
-    cdef int64_t n = data.shape[0], bound = n // 2 + 1     # tokens and sentences: at most one per 2 bytes
+    if counts is not None and counts.shape[0] < len(vocabulary):
+        raise ValueError(f"counts has room for {counts.shape[0]} ids, the vocabulary has {len(vocabulary)}")
+    cdef int64_t n = data.shape[0], bound = n // 2 + 1, k    # tokens and sentences: at most one per 2 bytes
     indices = np.empty(bound, dtype=np.int32)
     offsets = np.empty(bound + 1, dtype=np.int64)
     raw_lengths = np.empty(bound, dtype=np.int32)
@@ -391,6 +394,9 @@ def index_lines(const unsigned char[::1] data, TokenTable vocabulary, int64_t ma
     off[0] = 0
     with nogil:
         found = tokenise(&data[0] if n else NULL, n, vocabulary, 0, max_sentence_length, &ind[0], &off[0], &raw[0])
+        if counts is not None and found.error == 0:
+            for k in range(found.kept):
+                counts[ind[k]] += 1
     raise_for(found, data)
     return (indices[:found.kept].copy(), offsets[:found.sentences + 1].copy(), raw_lengths[:found.sentences].copy(),
             found.raw_words)

@@ -462,9 +462,10 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
                 continue
             try:
                 indices, offsets, raw = job
-                if offsets is None:     # a block of text: tokenise and index it here (GIL released)
-                    indices, offsets, _, raw = index_lines(indices, table, max_length)
-                tally[0] += np.bincount(indices, minlength=vocab_size)
+                if offsets is None:     # a block of text: tokenise, index and tally it here (GIL released)
+                    indices, offsets, _, raw = index_lines(indices, table, max_length, tally[0])
+                else:
+                    tally[0] += np.bincount(indices, minlength=vocab_size)
                 tally[1] += raw
                 tally[2] += len(offsets) - 1
                 # room for the kernel's first guess (window + 1 triples a token); more grows in the kernel

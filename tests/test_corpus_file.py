@@ -53,9 +53,14 @@ def test_reader_matches_linesentence_on_any_text(pieces, max_length):
     assert scan_lines(data, counter, max_length) == expected[1:]
     assert dict(zip(counter.words(), counter.counts_array().tolist())) == expected[0]
     vocabulary = {w: i for i, w in enumerate(list(expected[0])[::2])}
-    got = index_lines(data, corpus.table_for(vocabulary), max_length)
+    counts = np.full(len(vocabulary), 3, dtype=np.int64)
+    got = index_lines(data, corpus.table_for(vocabulary), max_length, counts)
     for a, b in zip(got, _reference.index_lines(data, vocabulary, max_length)):
         np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(counts - 3, np.bincount(got[0], minlength=len(vocabulary)))   # added to
+    if vocabulary:
+        with pytest.raises(ValueError, match="room for"):
+            index_lines(data, corpus.table_for(vocabulary), max_length, counts[:-1])
 
 
 def test_tokens_sharing_their_first_bytes_are_told_apart():
