@@ -486,6 +486,62 @@ def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const do
     return indptr_arr, out_cols_arr[:w].copy(), out_vals_arr[:w].copy()
 
 
+def upper_nonzeros(blocks, int64_t size):
+    """The upper triangle (j >= i) of the sum of int64 `blocks` (each rows x columns, the same shape: the top-left
+    corner of a size x size matrix) -> CSR (indptr int64 of size + 1, indices int32, data int64) of its non-zero
+    entries, sorted. Reads no cell below the diagonal (those pages of a np.zeros block stay unmapped).
+    Numpy twin: ``cooccurrence.dense_upper`` of the blocks' sum."""
+    cdef int64_t k = len(blocks), rows, columns, i, j, t
+    cdef int64_t total
+    if k == 0:
+        raise ValueError("give at least one block")
+    views = [np.ascontiguousarray(block, dtype=np.int64) for block in blocks]
+    rows, columns = views[0].shape
+    if any(view.shape != (rows, columns) for view in views) or rows > size or columns > size:
+        raise ValueError(f"the blocks must have one shape, within {size} x {size}")
+    cdef int64_t **cells = <int64_t **>malloc(k * sizeof(int64_t *))
+    cdef int64_t[:, ::1] view
+    if cells == NULL:
+        raise MemoryError("could not allocate the blocks' table")
+    indptr_arr = np.zeros(size + 1, dtype=np.int64)
+    cdef int64_t[::1] indptr = indptr_arr
+    try:
+        for t in range(k):
+            view = views[t]
+            cells[t] = &view[0, 0] if rows and columns else NULL
+        with nogil:
+            for i in range(min(rows, columns)):     # entries per row, then their places
+                for j in range(i, columns):
+                    total = 0
+                    for t in range(k):
+                        total += cells[t][i * columns + j]
+                    indptr[i + 1] += total != 0
+        np.cumsum(indptr_arr, out=indptr_arr)
+        indices_arr = np.empty(indptr[size], dtype=np.int32)
+        data_arr = np.empty(indptr[size], dtype=np.int64)
+        if indptr[size]:
+            fill_upper_nonzeros(cells, k, min(rows, columns), columns, indices_arr, data_arr)
+    finally:
+        free(cells)
+    return indptr_arr, indices_arr, data_arr
+
+
+cdef void fill_upper_nonzeros(int64_t **cells, int64_t k, int64_t rows, int64_t columns, int32_t[::1] indices,
+                              int64_t[::1] data) noexcept:
+    """upper_nonzeros' second pass: the non-zero sums of rows [0, rows), j >= i, in order into indices / data"""
+    cdef int64_t i, j, t, w = 0, total
+    with nogil:
+        for i in range(rows):
+            for j in range(i, columns):
+                total = 0
+                for t in range(k):
+                    total += cells[t][i * columns + j]
+                if total != 0:
+                    indices[w] = <int32_t>j
+                    data[w] = total
+                    w += 1
+
+
 def sum_sorted_parts(parts, int64_t n_rows):
     """The sum of CSR matrices with int64 data and sorted column indices in every row (``parts``: a list of
     (indptr, indices, data) with n_rows + 1 index pointers each) -> (indptr int64, indices int32, data

@@ -21,7 +21,7 @@ import scipy.sparse
 from gensim import utils
 
 from gensim_qwem._cooccurrence import (FIXED_POINT_UNITS, count_pairs_job, sum_scratch, sum_sorted_parts,
-                                       sum_triples_fixed)
+                                       sum_triples_fixed, upper_nonzeros)
 from gensim_qwem._corpus_reader import index_lines
 from gensim_qwem.corpus import CorpusFiles, table_for
 from gensim_qwem._symmetric import upper_row_sums as _upper_row_sums
@@ -286,7 +286,7 @@ def count_chunk_fixed(indices, offsets, keep_prob, window, shrink_windows, vocab
 
     With `dense_fixed` (D x D int64), pairs among the D most frequent words go into its upper triangle
     instead, and with `band_fixed` (R x V int64) the other pairs of the R most frequent words: add
-    :func:`dense_upper` ``(dense_fixed, dtype=np.int64)`` (and the same of `band_fixed`) once after the last chunk.
+    :func:`upper_csr` ``([dense_fixed], size)`` (and the same of `band_fixed`) once after the last chunk.
     `buffers` (:func:`triple_buffers`) and `scratch` (``_cooccurrence.sum_scratch``) are a thread's
     working arrays, reused from job to job.
     """
@@ -347,11 +347,13 @@ def dense_upper(block, size, band=128, dtype=np.float32):
     return matrix
 
 
-def add_upper_in_place(total, block):
-    """total += block on and above the diagonal only, row by row: the pages of the lower triangles, never
-    written while counting, stay unmapped (the blocks are np.zeros)."""
-    for i in range(block.shape[0]):
-        total[i, i:] += block[i, i:]
+def upper_csr(blocks, size):
+    """The upper triangle of the sum of int64 top-left `blocks` of a size x size matrix (the counting threads'
+    exact blocks, or bands), as int64 CSR with sorted indices (``_cooccurrence.upper_nonzeros``)."""
+    indptr, indices, data = upper_nonzeros(blocks, size)
+    matrix = scipy.sparse.csr_matrix((data, indices, indptr), shape=(size, size))
+    matrix.has_sorted_indices = True
+    return matrix
 
 
 def symmetrised(left_right, size=None):
@@ -445,7 +447,7 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
     else:
         source = (chunk[:3] for chunk in _chunks(corpus_iterable, key_to_index, chunk_words))
     tallies = []        # per thread: [in-vocabulary word counts, raw words, sentences]
-    exact_totals, exact_lock = [], threading.Lock()
+    exact_blocks = []
 
     def worker():
         # pairs of the most frequent words accumulate in a per-thread dense block and band across chunks
@@ -476,14 +478,8 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
             except BaseException as error:  # reported to the caller below
                 errors.append(error)
         buffers = scratch = None
-        with exact_lock:    # one block and band for all threads (exact int64 sums), converted once after the join
-            if errors:
-                return
-            if not exact_totals:
-                exact_totals.extend((dense, band))
-            else:
-                add_upper_in_place(exact_totals[0], dense)
-                add_upper_in_place(exact_totals[1], band)
+        if not errors:      # the threads' blocks and bands (exact int64 sums), summed and converted after the join
+            exact_blocks.append((dense, band))
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, workers))]
     for thread in threads:
@@ -512,8 +508,11 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
             thread.join()
     if errors:
         raise errors[0]
-    while exact_totals:
-        partial_sums.add(dense_upper(exact_totals.pop(), vocab_size, dtype=np.int64))
+    while exact_blocks:     # the block's sum, then the band's (_cooccurrence.upper_nonzeros)
+        blocks = [pair[0] for pair in exact_blocks]
+        exact_blocks = [pair[1:] for pair in exact_blocks if len(pair) > 1]
+        partial_sums.add(upper_csr(blocks, vocab_size))
+        del blocks
     word_counts = sum(tally[0] for tally in tallies)
     raw_words, sentences = sum(tally[1] for tally in tallies), sum(tally[2] for tally in tallies)
     if as_float32:

@@ -448,6 +448,30 @@ def test_sum_of_sorted_parts_equals_scipy_exactly():
         sum_sorted_parts([(np.zeros(5, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64))], 40)
 
 
+@pytest.mark.parametrize("shape", [(7, 7), (3, 11), (11, 11), (0, 5)])
+def test_upper_nonzeros_of_summed_blocks_match_their_twin(shape):
+    """The threads' exact blocks (square) and bands (wide) -> CSR of the upper triangle of their sum, against
+    dense_upper of the sum; what lies below the diagonal is never read, and sums of 0 are left out."""
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    for k in (1, 2, 3):
+        blocks = [np.where(rng.random(shape) < 0.5, rng.integers(-2 ** 40, 2 ** 40, shape), 0) for _ in range(k)]
+        if shape[0] > 2 and k > 1:
+            blocks[1][2, 2:] = -blocks[0][2, 2:]       # a row summing to 0
+        total = sum(blocks[1:], blocks[0])
+        expected = cooccurrence.dense_upper(total, 13, dtype=np.int64)
+        for block in blocks:        # garbage below the diagonal, which only a wrong kernel would read
+            block[np.tril_indices(shape[0], -1, shape[1])] = 7
+        indptr, indices, data = _cooccurrence.upper_nonzeros(blocks, 13)
+        np.testing.assert_array_equal(indptr, expected.indptr)
+        np.testing.assert_array_equal(indices, expected.indices)
+        np.testing.assert_array_equal(data, expected.data)
+        assert not (data == 0).any() and data.dtype == np.int64
+    with pytest.raises(ValueError, match="one shape"):
+        _cooccurrence.upper_nonzeros([np.zeros((3, 3), np.int64), np.zeros((3, 4), np.int64)], 13)
+    with pytest.raises(ValueError, match="at least one"):
+        _cooccurrence.upper_nonzeros([], 13)
+
+
 def test_target_operator_products_from_several_threads_at_once():
     """The operator reuses its output buffers; concurrent callers must still get their own products."""
     vocab_size = 40
