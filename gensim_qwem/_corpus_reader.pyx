@@ -31,6 +31,11 @@ cdef extern from *:
         memcpy(&w, p, n < 8 ? (size_t)n : 8);
         return w;
     }
+    #if defined(__GNUC__)
+    #define qwem_prefetch(p) __builtin_prefetch((p), 0)
+    #else
+    #define qwem_prefetch(p) ((void)(p))
+    #endif
     /* a token's hash: its bytes a word (qwem_token_word) at a time into a multiply-xorshift mix, then its
        length; `room` as above */
     static inline uint64_t qwem_token_hash(const unsigned char *p, int64_t n, int64_t room) {
@@ -44,6 +49,7 @@ cdef extern from *:
     }
     """
     uint64_t qwem_token_word(const unsigned char *p, int64_t n, int64_t room) noexcept nogil
+    void qwem_prefetch(const void *p) noexcept nogil
     uint64_t qwem_token_hash(const unsigned char *p, int64_t n, int64_t room) noexcept nogil
 
 
@@ -189,6 +195,10 @@ cdef class TokenTable:
         """the token p[:n]'s hash (qwem_token_hash; `room`: bytes readable from p)"""
         return qwem_token_hash(p, n, room) & self.hash_mask
 
+    cdef inline void prefetch(self, uint64_t h) noexcept nogil:
+        """bring the first slot of a token with hash h towards the cache"""
+        qwem_prefetch(&self.slots[h & self.mask])
+
     cdef inline int32_t find(self, const unsigned char *p, int64_t n, uint64_t h, uint64_t prefix) noexcept nogil:
         """id of the token p[:n] with hash h and first word `prefix` (qwem_token_word), -1 if absent"""
         cdef uint64_t s = h & self.mask
@@ -202,7 +212,11 @@ cdef class TokenTable:
     cdef int32_t insert(self, const unsigned char *p, int64_t n, int64_t room) noexcept nogil:
         """id of the token p[:n], added (count 0) if absent; -2 when out of memory. `room`: bytes readable
         from p (>= n; the hash reads whole words where it can)."""
-        cdef uint64_t h = self.hash(p, n, room), s, prefix = qwem_token_word(p, n, room)
+        return self.insert_hashed(p, n, self.hash(p, n, room), qwem_token_word(p, n, room))
+
+    cdef int32_t insert_hashed(self, const unsigned char *p, int64_t n, uint64_t h, uint64_t prefix) noexcept nogil:
+        """insert() of a token whose hash and first word are known"""
+        cdef uint64_t s
         cdef int32_t found = self.find(p, n, h, prefix)
         cdef void *q
         if found >= 0:
@@ -294,24 +308,69 @@ cdef inline void close_sentence(Lines *out, int64_t tokens, bint scan, int64_t *
     out.sentences += 1
 
 
+# tokens found and hashed ahead of their table lookup, whose slot is prefetched meanwhile: the slots of a
+# vocabulary (8 MiB at 68k words) mostly miss the caches, and the lookups in order would wait for each in turn
+DEF LOOKAHEAD = 8
+
+
+cdef struct Pending:
+    const unsigned char *start
+    int64_t length
+    uint64_t hash
+    uint64_t prefix
+
+
+cdef inline int resolve(TokenTable table, const Pending *token, bint scan, Lines *out, int32_t *indices) noexcept nogil:
+    """a token's lookup: counted into the table (scan), or its id appended to indices when it is in the
+    vocabulary; -1 when out of memory"""
+    cdef int32_t index
+    if scan:
+        index = table.insert_hashed(token.start, token.length, token.hash, token.prefix)
+        if index < 0:
+            return -1
+        table.counts[index] += 1
+    else:
+        index = table.find(token.start, token.length, token.hash, token.prefix)
+        if index >= 0:
+            indices[out.kept] = index
+            out.kept += 1
+    return 0
+
+
+cdef inline int resolve_oldest(TokenTable table, Pending *pending, int *first, int *waiting, int count, bint scan,
+                               Lines *out, int32_t *indices) noexcept nogil:
+    """the lookups (resolve) of up to `count` of the oldest waiting tokens of the ring `pending`, in order;
+    -1 when out of memory"""
+    while waiting[0] > 0 and count > 0:
+        if resolve(table, &pending[first[0]], scan, out, indices) < 0:
+            return -1
+        first[0], waiting[0], count = (first[0] + 1) % LOOKAHEAD, waiting[0] - 1, count - 1
+    return 0
+
+
 cdef Lines tokenise(const unsigned char *data, int64_t n, TokenTable table, bint scan, int64_t max_sentence_length,
                     int32_t *indices, int64_t *offsets, int32_t *raw_lengths) noexcept nogil:
     """The one pass behind index_lines (scan=False: ids of vocabulary tokens into indices, kept-token offsets
     of each sentence into offsets[1:], raw tokens of each sentence into raw_lengths) and scan_lines (scan=True:
-    every token counted into the table)."""
+    every token counted into the table). Up to LOOKAHEAD tokens wait for their lookup (`pending`, a ring),
+    all of them before a sentence is closed, so the ids and counts come out as if looked up one by one."""
     cdef Lines out
     cdef const unsigned char *p = data
     cdef const unsigned char *end = data + n
     cdef const unsigned char *start
     cdef int64_t in_sentence = 0, length
-    cdef int32_t index
     cdef int step
     cdef unsigned char kind
+    cdef Pending pending[LOOKAHEAD]
+    cdef int first = 0, waiting = 0, slot
     out.raw_words = out.sentences = out.kept = 0
     out.error_at, out.error = -1, 0
     while p < end:
         if p[0] == 10:                     # b"\n": the line, and its last sentence, end here
             if in_sentence:
+                if resolve_oldest(table, pending, &first, &waiting, LOOKAHEAD, scan, &out, indices) < 0:
+                    out.error = 2
+                    return out
                 close_sentence(&out, in_sentence, scan, offsets, raw_lengths)
                 in_sentence = 0
             p += 1
@@ -334,23 +393,25 @@ cdef Lines tokenise(const unsigned char *data, int64_t n, TokenTable table, bint
                 return out
             p += step
         length = p - start
+        # all waiting tokens before a sentence is cut; else the oldest when the ring is full, to make room
+        if resolve_oldest(table, pending, &first, &waiting, LOOKAHEAD if in_sentence == max_sentence_length else
+                          waiting - LOOKAHEAD + 1, scan, &out, indices) < 0:
+            out.error = 2
+            return out
         if in_sentence == max_sentence_length:   # LineSentence cuts long lines into sentences
             close_sentence(&out, in_sentence, scan, offsets, raw_lengths)
             in_sentence = 0
         in_sentence += 1
         out.raw_words += 1
-        if scan:
-            index = table.insert(start, length, end - start)
-            if index < 0:
-                out.error = 2
-                return out
-            table.counts[index] += 1
-        else:
-            index = table.find(start, length, table.hash(start, length, end - start),
-                               qwem_token_word(start, length, end - start))
-            if index >= 0:
-                indices[out.kept] = index
-                out.kept += 1
+        slot = (first + waiting) % LOOKAHEAD
+        pending[slot].start, pending[slot].length = start, length
+        pending[slot].hash = table.hash(start, length, end - start)
+        pending[slot].prefix = qwem_token_word(start, length, end - start)
+        table.prefetch(pending[slot].hash)
+        waiting += 1
+    if resolve_oldest(table, pending, &first, &waiting, LOOKAHEAD, scan, &out, indices) < 0:
+        out.error = 2
+        return out
     if in_sentence:                        # a last line without b"\n"
         close_sentence(&out, in_sentence, scan, offsets, raw_lengths)
     return out
