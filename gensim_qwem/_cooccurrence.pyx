@@ -430,13 +430,17 @@ def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const do
     (:func:`sum_scratch`) holds the working arrays; only the result is allocated.
     Numpy twin: ``_reference.sum_triples_fixed``.
     """
-    cdef int64_t n = rows.shape[0], k, p, q, w, start, stop
+    cdef int64_t n = rows.shape[0], k, p, q, w, start, stop, outside = -1
     cdef int32_t r, c
     if cols.shape[0] != n or vals.shape[0] != n:
         raise ValueError("rows, cols and vals must have the same length")
-    for k in range(n):
-        if rows[k] < 0 or rows[k] >= size or cols[k] < 0 or cols[k] >= size:
-            raise ValueError(f"triple {k} = ({rows[k]}, {cols[k]}) lies outside a {size} x {size} matrix")
+    with nogil:
+        for k in range(n):
+            if rows[k] < 0 or rows[k] >= size or cols[k] < 0 or cols[k] >= size:
+                outside = k
+                break
+    if outside >= 0:
+        raise ValueError(f"triple {outside} = ({rows[outside]}, {cols[outside]}) lies outside a {size} x {size} matrix")
     by_col_rows_arr, by_col_vals_arr, out_cols_arr, out_vals_arr, col_ptr_arr = sum_scratch(n, size, scratch)
     col_ptr_arr[:] = 0
     indptr_arr = np.zeros(size + 1, dtype=np.int64)

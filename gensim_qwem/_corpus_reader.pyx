@@ -12,7 +12,7 @@ import numpy as np
 
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memcpy
 
 
 cdef extern from *:
@@ -30,6 +30,16 @@ cdef extern from *:
     #endif
         memcpy(&w, p, n < 8 ? (size_t)n : 8);
         return w;
+    }
+    /* whether a[:n] == b[:n], a word at a time (tokens are short: a call to memcmp costs more than this) */
+    static inline int qwem_same_bytes(const unsigned char *a, const unsigned char *b, int64_t n) {
+        for (; n >= 8; a += 8, b += 8, n -= 8) {
+            uint64_t x, y;
+            memcpy(&x, a, 8); memcpy(&y, b, 8);
+            if (x != y) return 0;
+        }
+        for (; n > 0; n--) if (*a++ != *b++) return 0;
+        return 1;
     }
     #if defined(__GNUC__)
     #define qwem_prefetch(p) __builtin_prefetch((p), 0)
@@ -50,6 +60,7 @@ cdef extern from *:
     """
     uint64_t qwem_token_word(const unsigned char *p, int64_t n, int64_t room) noexcept nogil
     void qwem_prefetch(const void *p) noexcept nogil
+    int qwem_same_bytes(const unsigned char *a, const unsigned char *b, int64_t n) noexcept nogil
     uint64_t qwem_token_hash(const unsigned char *p, int64_t n, int64_t room) noexcept nogil
 
 
@@ -204,7 +215,7 @@ cdef class TokenTable:
         cdef uint64_t s = h & self.mask
         while self.slots[s].id >= 0:
             if (self.slots[s].hash == h and self.slots[s].prefix == prefix and self.slots[s].length == n
-                    and (n <= 8 or memcmp(self.blob + self.slots[s].offset + 8, p + 8, n - 8) == 0)):
+                    and (n <= 8 or qwem_same_bytes(self.blob + self.slots[s].offset + 8, p + 8, n - 8))):
                 return self.slots[s].id
             s = (s + 1) & self.mask
         return -1
