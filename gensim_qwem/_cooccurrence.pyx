@@ -490,6 +490,21 @@ def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const do
     return indptr_arr, out_cols_arr[:w].copy(), out_vals_arr[:w].copy()
 
 
+def fixed_to_float32(const int64_t[::1] data, double scale):
+    """int64 sums in units of `scale` -> (float32 array of data * scale, whether any sum is negative: an
+    overflow), in one pass: float32(float64(data) * scale), the same numbers as numpy's
+    ``(data * scale).astype(np.float32)`` without its float64 temporary."""
+    cdef int64_t n = data.shape[0], k
+    cdef bint negative = False
+    out_arr = np.empty(n, dtype=np.float32)
+    cdef float[::1] out = out_arr
+    with nogil:
+        for k in range(n):
+            negative |= data[k] < 0
+            out[k] = <float>(<double>data[k] * scale)
+    return out_arr, bool(negative)
+
+
 def upper_nonzeros(blocks, int64_t size):
     """The upper triangle (j >= i) of the sum of int64 `blocks` (each rows x columns, the same shape: the top-left
     corner of a size x size matrix) -> CSR (indptr int64 of size + 1, indices int32, data int64) of its non-zero

@@ -20,8 +20,8 @@ import numpy as np
 import scipy.sparse
 from gensim import utils
 
-from gensim_qwem._cooccurrence import (FIXED_POINT_UNITS, count_pairs_job, sum_scratch, sum_sorted_parts,
-                                       sum_triples_fixed, upper_nonzeros)
+from gensim_qwem._cooccurrence import (FIXED_POINT_UNITS, count_pairs_job, fixed_to_float32, sum_scratch,
+                                       sum_sorted_parts, sum_triples_fixed, upper_nonzeros)
 from gensim_qwem._corpus_reader import index_lines
 from gensim_qwem.corpus import CorpusFiles, table_for
 from gensim_qwem._symmetric import upper_row_sums as _upper_row_sums
@@ -301,10 +301,10 @@ def count_chunk_fixed(indices, offsets, keep_prob, window, shrink_windows, vocab
 
 def from_fixed(upper):
     """float32 CSR of int64 counts in units of 2**-32 (:func:`count_chunk_fixed`)."""
-    if upper.nnz and upper.data.min() < 0:
+    data, overflow = fixed_to_float32(np.ascontiguousarray(upper.data, dtype=np.int64), 1.0 / FIXED_POINT_UNITS)
+    if overflow:
         raise OverflowError("A pair count exceeded 2**31 expected pairs, beyond what the exact int64 sums hold; "
                             "count with subsampling (sample > 0) or count shards apart and add them in float.")
-    data = (upper.data * (1.0 / FIXED_POINT_UNITS)).astype(np.float32)
     matrix = scipy.sparse.csr_matrix((data, upper.indices, upper.indptr), shape=upper.shape)
     matrix.has_sorted_indices = upper.has_sorted_indices
     return matrix
@@ -759,10 +759,14 @@ class _RowShardedSum:
             del running
             if scale is None:
                 return part.indptr, part.indices, part.data
-            if part.nnz and part.data.min() < 0:
+            if dtype == np.float32:     # in one pass (fixed_to_float32), the same numbers as below
+                data, overflow = fixed_to_float32(part.data, scale)
+            else:
+                data, overflow = (part.data * scale).astype(dtype, copy=False), part.nnz and part.data.min() < 0
+            if overflow:
                 raise OverflowError("A pair count exceeded 2**31 expected pairs, beyond what the exact int64 sums "
                                     "hold; count with subsampling (sample > 0).")
-            return part.indptr, part.indices, (part.data * scale).astype(dtype, copy=False)
+            return part.indptr, part.indices, data
 
         threads = max(1, int(threads))
         start = 0

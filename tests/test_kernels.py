@@ -500,6 +500,19 @@ def test_fixed_point_sums_of_triples_match_their_twin():
         _cooccurrence.sum_triples_fixed(rows, cols + 1, vals, size)
 
 
+def test_fixed_point_sums_to_float32_are_numpys_conversion():
+    rng = np.random.default_rng(8)
+    data = np.concatenate([rng.integers(0, 2 ** 62, 5000), rng.integers(0, 2 ** 33, 5000), [0, 1, 2 ** 63 - 1]])
+    scale = 1.0 / cooccurrence.FIXED_POINT_UNITS
+    got, overflow = _cooccurrence.fixed_to_float32(data, scale)
+    assert got.dtype == np.float32 and not overflow
+    np.testing.assert_array_equal(got.view(np.int32), (data * scale).astype(np.float32).view(np.int32))   # same bits
+    data[77] = -5       # a sum past 2**63 wraps to a negative number
+    assert _cooccurrence.fixed_to_float32(data, scale)[1]
+    with pytest.raises(OverflowError, match="2\\*\\*31 expected pairs"):
+        cooccurrence.from_fixed(scipy.sparse.csr_matrix(data.reshape(1, -1)))
+
+
 def test_exact_counts_do_not_depend_on_chunking_or_threads():
     # regression: with float32 partial sums, counting threads and chunk sizes moved the last bits of A
     rng = np.random.default_rng(2)
