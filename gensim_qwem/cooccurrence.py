@@ -326,8 +326,9 @@ def triple_buffers(capacity, previous=None):
 def dense_upper(block, size, band=128, dtype=np.float32):
     """The upper triangle of a dense top-left block of upper-triangle counts, as float32 CSR (size x size).
 
-    Converted `band` rows at a time (to `dtype`: int64 for :func:`count_chunk_fixed`'s block), so the temporaries are a band's, not the block's (np.triu or a COO
-    of the whole block would double its memory at the end of counting).
+    Converted `band` rows at a time (to `dtype`), so the temporaries are a band's, not the block's (np.triu or a
+    COO of the whole block would double its memory). The counting's int64 blocks go through :func:`upper_csr`
+    (one kernel, several blocks summed); this is its numpy twin in the tests.
     """
     rows = block.shape[0]
     counts = np.zeros(size + 1, dtype=np.int64)

@@ -5,10 +5,13 @@ Needs the optional extra ``pip install "gensim_qwem[distributed]"`` (``dask[dist
 client=client)``.
 
 The files are cut into shards of whole lines (:meth:`CorpusFiles.shards`: byte ranges, a compressed file
-whole); each worker reads and counts its shard with the native reader, and the results are summed pairwise
-in a tree on the workers. Pair counts are exact integer sums (``cooccurrence.count_exact``), so the result
-is the single-process count bit for bit, whatever the shards and the order in which they finish. Word
-counts merge in shard order, which keeps the words in order of first occurrence, as the local scan has them.
+whole); each worker reads and counts its shard with the native reader. The vocabulary scans are merged pairwise
+in a tree on the workers. The pair counts are summed by ranges of rows, each range on a worker of its own and
+turned into float32 there, so that every worker adds and sends a part of the result at once (one tree of whole
+sums ended on one worker, which then sent all of it in int64). Pair counts are exact integer sums
+(``cooccurrence.count_exact``), so the result is the single-process count bit for bit, whatever the shards and
+the order in which they finish. Word counts merge in shard order, which keeps the words in order of first
+occurrence, as the local scan has them.
 
 Dask retries a task whose worker died (``retries``; a task that kills workers repeatedly ends as
 ``KilledWorker``); any shard that still fails stops the count with a RuntimeError naming it, and nothing
@@ -18,8 +21,9 @@ import logging
 from timeit import default_timer
 
 import numpy as np
+import scipy.sparse
 
-from gensim_qwem.cooccurrence import PairStatistics, count_exact, from_fixed
+from gensim_qwem.cooccurrence import PairStatistics, _row_range, count_exact, from_fixed
 from gensim_qwem.corpus import CorpusFiles, merge_vocabularies, scan_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -73,28 +77,90 @@ def _count_shard(shard, shared):
                        workers=shared.threads, chunk_words=shared.chunk_words)
 
 
-def _add_counts(first, second):
-    upper = first[0] + second[0]
-    upper.sort_indices()
-    return upper, first[1] + second[1], first[2] + second[2], first[3] + second[3]
+def _tallies(count):
+    """a shard's count without its pairs: (word counts, raw words, sentences)"""
+    return count[1:]
 
 
-def _tree_sum(client, futures, combine):
-    """Pairwise sums of `futures` in order, as a tree of tasks on the workers: the future of the total."""
+def _add_tallies(first, second):
+    return first[0] + second[0], first[1] + second[1], first[2] + second[2]
+
+
+def _row_bounds(count, parts):
+    """`parts` + 1 row bounds that cut a shard's pair counts into ranges of about equal entries"""
+    indptr = count[0].indptr
+    cuts = np.searchsorted(indptr, np.linspace(0, indptr[-1], parts + 1)[1:-1])
+    return [0, *sorted(set(int(cut) for cut in cuts) - {0, len(indptr) - 1}), len(indptr) - 1]
+
+
+def _rows(count, lo, hi):
+    """rows lo:hi of a shard's pair counts (int64 CSR), sharing its arrays"""
+    return _row_range(count[0], lo, hi)
+
+
+def _add_rows(first, second):
+    total = first + second
+    total.sort_indices()
+    return total
+
+
+def _to_float32(rows):
+    return from_fixed(rows)
+
+
+def _tree_sum(client, futures, combine, **placement):
+    """Pairwise sums of `futures` in order, as a tree of tasks on the workers (`placement`: where, as for
+    ``client.submit``): the future of the total."""
     while len(futures) > 1:
-        futures = [client.submit(combine, futures[i], futures[i + 1], retries=RETRIES, pure=False)
+        futures = [client.submit(combine, futures[i], futures[i + 1], retries=RETRIES, pure=False, **placement)
                    if i + 1 < len(futures) else futures[i] for i in range(0, len(futures), 2)]
     return futures[0]
 
 
-def _run(client, what, function, shards, combine, *args):
-    """Map `function` over the shards, tree-sum with `combine`, log each finished shard; the total."""
+def _sum_by_rows(client, futures, first):
+    """The shards' pair counts summed range of rows by range of rows, each range on a worker of its own (a sum and
+    a float32 conversion per worker at once, each moving 1/workers of the entries, where one tree of whole
+    sums ends on one worker), and their tallies: the futures of the ranges' float32 CSR rows and of the tallies.
+    The ranges are cut where they hold about equal entries of the shard that finished `first`, as soon as it
+    has, so that its pieces move while the others are counted. Exact int64 sums: the same bits whichever
+    worker adds which."""
+    workers = sorted(client.scheduler_info()["workers"]) or [None]
+    bounds = client.submit(_row_bounds, first, len(workers), retries=RETRIES, pure=False).result()
+    ranges = []
+    for index, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        # on a worker of its own, or any other if that one is gone
+        where = dict(workers=[workers[index % len(workers)]], allow_other_workers=True) if workers[0] else {}
+        pieces = [client.submit(_rows, future, lo, hi, retries=RETRIES, pure=False) for future in futures]
+        total = _tree_sum(client, pieces, _add_rows, **where)
+        ranges.append(client.submit(_to_float32, total, retries=RETRIES, pure=False, **where))
+    tallies = _tree_sum(client, [client.submit(_tallies, future, pure=False) for future in futures], _add_tallies)
+    return [*ranges, tallies]
+
+
+def _stacked(ranges, columns):
+    """CSR row ranges (in order) -> one CSR matrix of their rows, sorted indices"""
+    indptr = np.zeros(sum(part.shape[0] for part in ranges) + 1, dtype=np.int64)
+    row = 0
+    for part in ranges:
+        indptr[row + 1:row + 1 + part.shape[0]] = part.indptr[1:] + indptr[row]
+        row += part.shape[0]
+    matrix = scipy.sparse.csr_matrix((np.concatenate([part.data for part in ranges]),
+                                      np.concatenate([part.indices for part in ranges]), indptr),
+                                     shape=(row, columns))
+    matrix.has_sorted_indices = True
+    return matrix
+
+
+def _run(client, what, function, shards, *args, combine=None, reduce=None):
+    """Map `function` over the shards and sum them, logging each finished shard. Either `combine` (a function of
+    two results) tree-sums them on the workers: the total; or `reduce(client, futures, first)`, called once the
+    first shard (`first`) is done, gives futures that sum them: their results, fetched."""
     distributed = _distributed()
     start = default_timer()
     logger.info("%s: %i shards on %s; dashboard: %s", what, len(shards), client, client.dashboard_link)
     futures = [client.submit(function, shard, *args, retries=RETRIES, pure=False) for shard in shards]
     names = {future.key: repr(shard) for future, shard in zip(futures, shards)}
-    total = _tree_sum(client, futures, combine)
+    totals = [] if reduce is not None else [_tree_sum(client, futures, combine)]
     failed = None
     try:
         for done, future in enumerate(distributed.as_completed(futures), 1):
@@ -103,9 +169,11 @@ def _run(client, what, function, shards, combine, *args):
                 future.result()     # raises the shard's error
             logger.info("%s: shard %i of %i done after %.1fs: %s", what, done, len(shards),
                         default_timer() - start, names[future.key])
-        result = total.result()
+            if reduce is not None and not totals:
+                totals = reduce(client, futures, future)
+        result = client.gather(totals) if reduce is not None else totals[0].result()
     except Exception as error:
-        client.cancel(futures + [total])
+        client.cancel(futures + totals)
         raise RuntimeError(
             f"{what} on the Dask cluster failed ({type(error).__name__}: {str(error) or repr(error.args)})"
             + (f" on shard {failed}" if failed else "")
@@ -120,7 +188,7 @@ def scan_vocabulary_on(client, corpus, shards=None):
     first occurrence, raw words, sentences), as :func:`gensim_qwem.corpus.scan_vocabulary` gives locally."""
     _check(client, corpus)
     parts = corpus.shards(shards or default_shards(client))
-    return _run(client, "VOCABULARY SCAN", _scan_shard, parts, _merge_scans)
+    return _run(client, "VOCABULARY SCAN", _scan_shard, parts, combine=_merge_scans)
 
 
 def count_statistics_on(client, corpus, words, keep_prob, window, shrink_windows=True, shards=None,
@@ -149,5 +217,7 @@ def count_statistics_on(client, corpus, words, keep_prob, window, shrink_windows
     shared = _Shared(words=list(words), keep_prob=keep_prob, window=int(window), shrink_windows=bool(shrink_windows),
                      threads=int(threads_per_shard), chunk_words=int(chunk_words))
     parts = corpus.shards(shards or default_shards(client))
-    upper, word_counts, _, sentences = _run(client, "PAIR COUNTING", _count_shard, parts, _add_counts, shared)
-    return PairStatistics.from_upper(from_fixed(upper), word_counts, window, shrink_windows, keep_prob, sentences)
+    *ranges, (word_counts, _, sentences) = _run(client, "PAIR COUNTING", _count_shard, parts, shared,
+                                                reduce=_sum_by_rows)
+    upper = _stacked(ranges, len(keep_prob))
+    return PairStatistics.from_upper(upper, word_counts, window, shrink_windows, keep_prob, sentences)
