@@ -409,25 +409,29 @@ DEF UNITS = 4294967296.0
 FIXED_POINT_UNITS = UNITS
 
 
-def sum_scratch(int64_t capacity, int32_t size, previous=None):
+def sum_scratch(int64_t capacity, int32_t size, previous=None, outputs=True):
     """Working arrays of :func:`sum_triples_fixed` for up to `capacity` triples of a `size` x `size` matrix:
     `previous` when it is large enough, else new ones (a counting thread keeps one set for all its jobs, so
-    its 24 bytes a triple are not mapped and zero-filled anew for each job)."""
-    if previous is not None and len(previous[0]) >= capacity and len(previous[4]) == size + 1:
+    its 24 bytes a triple are not mapped and zero-filled anew for each job). Without `outputs`, 12 bytes a
+    triple, for sums that go into the triples' own arrays (``sum_triples_fixed(..., overwrite=True)``)."""
+    if previous is not None and len(previous[0]) >= capacity and len(previous[4]) == size + 1 \
+            and (not outputs or len(previous[2]) >= capacity):
         return previous
+    room = capacity if outputs else 0
     return (np.empty(capacity, dtype=np.int32), np.empty(capacity, dtype=np.int64),
-            np.empty(capacity, dtype=np.int32), np.empty(capacity, dtype=np.int64),
-            np.empty(size + 1, dtype=np.int64))
+            np.empty(room, dtype=np.int32), np.empty(room, dtype=np.int64), np.empty(size + 1, dtype=np.int64))
 
 
 def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const double[::1] vals, int32_t size,
-                      scratch=None):
+                      scratch=None, bint overwrite=False):
     """COO triples (duplicates allowed) -> CSR (indptr int64, indices int32 sorted in each row, data int64) of
     their sums in units of 2**-32, each value rounded to those units before it is added.
 
     Two stable counting sorts (by column, then by row) leave each row's triples in column order, so equal
     columns are neighbours and are summed in one pass: O(n + V), no comparison sort. `scratch`
-    (:func:`sum_scratch`) holds the working arrays; only the result is allocated.
+    (:func:`sum_scratch`) holds the working arrays; only the result is allocated. With `overwrite`, the
+    sorted sums are built in `cols` and `vals` themselves (read before they are written; their contents are
+    lost), so the scratch needs no output arrays.
     Numpy twin: ``_reference.sum_triples_fixed``.
     """
     cdef int64_t n = rows.shape[0], k, p, q, w, start, stop, outside = -1
@@ -441,7 +445,12 @@ def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const do
                 break
     if outside >= 0:
         raise ValueError(f"triple {outside} = ({rows[outside]}, {cols[outside]}) lies outside a {size} x {size} matrix")
-    by_col_rows_arr, by_col_vals_arr, out_cols_arr, out_vals_arr, col_ptr_arr = sum_scratch(n, size, scratch)
+    by_col_rows_arr, by_col_vals_arr, out_cols_arr, out_vals_arr, col_ptr_arr = sum_scratch(n, size, scratch,
+                                                                                            not overwrite)
+    if overwrite:       # the triples' own arrays (writable), vals' bytes as int64 sums
+        out_cols_arr, out_vals_arr = np.asarray(cols), np.asarray(vals).view(np.int64)
+        if not (out_cols_arr.flags.writeable and out_vals_arr.flags.writeable):
+            raise ValueError("overwrite=True needs writable cols and vals")
     col_ptr_arr[:] = 0
     indptr_arr = np.zeros(size + 1, dtype=np.int64)
     cdef int32_t[::1] by_col_rows = by_col_rows_arr, out_cols = out_cols_arr

@@ -159,6 +159,11 @@ SUM_SHARDS = 16
 # counting peaked at 1.5-1.9 x the final statistics (638 MiB at 17M tokens, 3.0 x gensim's training).
 SPILL_BYTES = 128 << 20
 
+# raw words in a counting job: its triples (window + 1 a word, 16 bytes each) and their sort's scratch (12 bytes)
+# are each thread's working memory, 67 MiB at window 5. 400k words: 12% faster than 200k on enwiki17m (5 alternating
+# pairs, benchmarks/README.md), for the same peak since the sums are built in the triples' own arrays.
+CHUNK_WORDS = 400_000
+
 # pairs among this many most frequent words are summed in a dense block per counting thread (32 MiB)
 DENSE_COUNT_WORDS = 2048
 
@@ -293,7 +298,8 @@ def count_chunk_fixed(indices, offsets, keep_prob, window, shrink_windows, vocab
     subsample = bool(np.any(keep_prob < 1.0))
     rows, cols, vals = count_pairs_job(indices, offsets, keep_prob, subsample, window, shrink_windows,
                                        dense_fixed=dense_fixed, upper=True, buffers=buffers, band_fixed=band_fixed)
-    indptr, columns, data = sum_triples_fixed(rows, cols, vals, vocab_size, scratch)
+    # the triples are this call's to overwrite: the kernel's views of the thread's buffers, or its own new arrays
+    indptr, columns, data = sum_triples_fixed(rows, cols, vals, vocab_size, scratch, overwrite=True)
     matrix = scipy.sparse.csr_matrix((data, columns, indptr), shape=(vocab_size, vocab_size))
     matrix.has_sorted_indices = True
     return matrix
@@ -381,7 +387,7 @@ def _chunks(corpus_iterable, key_to_index, chunk_words):
 
 
 def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_windows=True, workers=1,
-                     chunk_words=200_000, progress_per=5.0, total_words=None):
+                     chunk_words=CHUNK_WORDS, progress_per=5.0, total_words=None):
     """Count :class:`PairStatistics` of a corpus with `workers` threads over chunks of `chunk_words` tokens.
 
     The counts are exact sums (see :func:`count_exact`), rounded to float32 once at the end.
@@ -417,7 +423,7 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
 
 
 def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows=True, workers=1,
-                chunk_words=200_000, progress_per=5.0, total_words=None, as_float32=False):
+                chunk_words=CHUNK_WORDS, progress_per=5.0, total_words=None, as_float32=False):
     """The counting behind :func:`count_statistics` -> (upper, word_counts, raw words, sentences).
 
     `upper` is the upper triangle of A as int64 CSR in units of 2**-32 (:func:`count_chunk_fixed`): exact
@@ -473,7 +479,7 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
                 tally[2] += len(offsets) - 1
                 # room for the kernel's first guess (window + 1 triples a token); more grows in the kernel
                 buffers = triple_buffers(len(indices) * (window + 1), buffers)
-                scratch = sum_scratch(len(buffers[0]), vocab_size, scratch)
+                scratch = sum_scratch(len(buffers[0]), vocab_size, scratch, outputs=False)
                 partial_sums.add(count_chunk_fixed(indices, offsets, keep_prob, window, shrink_windows, vocab_size,
                                                    dense, buffers, scratch, band))
             except BaseException as error:  # reported to the caller below

@@ -23,7 +23,7 @@ from timeit import default_timer
 import numpy as np
 import scipy.sparse
 
-from gensim_qwem.cooccurrence import PairStatistics, _row_range, count_exact, from_fixed
+from gensim_qwem.cooccurrence import CHUNK_WORDS, PairStatistics, _row_range, count_exact, from_fixed
 from gensim_qwem.corpus import CorpusFiles, merge_vocabularies, scan_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ def scan_vocabulary_on(client, corpus, shards=None):
 
 
 def count_statistics_on(client, corpus, words, keep_prob, window, shrink_windows=True, shards=None,
-                        threads_per_shard=1, chunk_words=200_000):
+                        threads_per_shard=1, chunk_words=CHUNK_WORDS):
     """:class:`PairStatistics` of `corpus` (CorpusFiles) counted on a Dask cluster, shard by shard.
 
     Parameters

@@ -498,6 +498,16 @@ def test_fixed_point_sums_of_triples_match_their_twin():
     assert all(np.array_equal(a, b) for a, b in zip(again, (indptr, indices, data)))
     with pytest.raises(ValueError, match="outside a 40 x 40 matrix"):
         _cooccurrence.sum_triples_fixed(rows, cols + 1, vals, size)
+    # built in the triples' own arrays (the counting's way): the same sums, with scratch of no output arrays
+    own_cols, own_vals = cols.copy(), vals.copy()
+    scratch = _cooccurrence.sum_scratch(3000, size, outputs=False)
+    in_place = _cooccurrence.sum_triples_fixed(rows, own_cols, own_vals, size, scratch, overwrite=True)
+    assert all(np.array_equal(a, b) for a, b in zip(in_place, (indptr, indices, data)))
+    assert len(scratch[2]) == len(scratch[3]) == 0 and not np.array_equal(own_vals, vals)    # overwritten
+    frozen = vals.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        _cooccurrence.sum_triples_fixed(rows, cols.copy(), frozen, size, overwrite=True)
 
 
 def test_fixed_point_sums_to_float32_are_numpys_conversion():
