@@ -159,9 +159,10 @@ SUM_SHARDS = 16
 # counting peaked at 1.5-1.9 x the final statistics (638 MiB at 17M tokens, 3.0 x gensim's training).
 SPILL_BYTES = 128 << 20
 
-# raw words in a counting job: its triples (window + 1 a word, 16 bytes each) and their sort's scratch (12 bytes)
-# are each thread's working memory, 67 MiB at window 5. 400k words: 12% faster than 200k on enwiki17m (5 alternating
-# pairs, benchmarks/README.md), for the same peak since the sums are built in the triples' own arrays.
+# raw words in a counting job: its triples (room for window + 1 a word, 16 bytes each) and their sort's scratch
+# (12 bytes a triple) are each thread's working memory, 67 MiB at window 5 (the pages written: less). 400k words
+# count enwiki17m 8-12% faster than 200k (alternating pairs, benchmarks/README.md) for a peak of 537 MiB instead of
+# 491-503 (570 if the sorted sums had arrays of their own instead of the triples').
 CHUNK_WORDS = 400_000
 
 # pairs among this many most frequent words are summed in a dense block per counting thread (32 MiB)
@@ -515,11 +516,13 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
             thread.join()
     if errors:
         raise errors[0]
-    while exact_blocks:     # the block's sum, then the band's (_cooccurrence.upper_nonzeros)
-        blocks = [pair[0] for pair in exact_blocks]
-        exact_blocks = [pair[1:] for pair in exact_blocks if len(pair) > 1]
-        partial_sums.add(upper_csr(blocks, vocab_size))
-        del blocks
+    # the threads' blocks summed into CSR, then their bands (_cooccurrence.upper_nonzeros), the blocks freed first
+    blocks, bands = [pair[0] for pair in exact_blocks], [pair[1] for pair in exact_blocks]
+    del exact_blocks[:]
+    partial_sums.add(upper_csr(blocks, vocab_size))
+    del blocks
+    partial_sums.add(upper_csr(bands, vocab_size))
+    del bands
     word_counts = sum(tally[0] for tally in tallies)
     raw_words, sentences = sum(tally[1] for tally in tallies), sum(tally[2] for tally in tallies)
     if as_float32:

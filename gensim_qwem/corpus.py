@@ -243,11 +243,14 @@ def scan_corpus(corpus, workers=1, progress=None):
                 progress(sum(t[0] for t in tallies), sum(t[1] for t in tallies), max(t[2] for t in tallies))
         return counter
 
-    with ThreadPoolExecutor(min(workers, len(pieces))) as pool:
-        counters = pool.map(scan, range(len(pieces)))
-        counter = next(counters)
-        for other in counters:      # in piece order, each as soon as it and those before it are done
-            counter.absorb(other)
+    counter = None
+    with ThreadPoolExecutor(workers) as pool:
+        for first in range(0, len(pieces), workers):    # `workers` pieces at a time: as many tables at most
+            for other in pool.map(scan, range(first, min(first + workers, len(pieces)))):
+                if counter is None:
+                    counter = other
+                else:               # in piece order
+                    counter.absorb(other)
     raw_words, sentences = sum(t[0] for t in tallies), sum(t[1] for t in tallies)
     return dict(zip(counter.words(), counter.counts_array().tolist())), raw_words, sentences
 

@@ -118,12 +118,11 @@ def _tree_sum(client, futures, combine, **placement):
 
 
 def _sum_by_rows(client, futures, first):
-    """The shards' pair counts summed range of rows by range of rows, each range on a worker of its own (a sum and
-    a float32 conversion per worker at once, each moving 1/workers of the entries, where one tree of whole
-    sums ends on one worker), and their tallies: the futures of the ranges' float32 CSR rows and of the tallies.
-    The ranges are cut where they hold about equal entries of the shard that finished `first`, as soon as it
-    has, so that its pieces move while the others are counted. Exact int64 sums: the same bits whichever
-    worker adds which."""
+    """The shards' pair counts summed by ranges of rows, each range summed and turned into float32 on a worker of
+    its own, so that all workers add and send a part at once (a single tree of whole sums ends on one worker);
+    and the shards' tallies summed. Returns the futures of the ranges' float32 CSR rows, then of the tallies.
+    The ranges hold about equal entries of the shard that finished `first`, cut as soon as it has (its slices
+    are then made while the others are counted). Exact int64 sums: the same bits whichever worker adds which."""
     workers = sorted(client.scheduler_info()["workers"]) or [None]
     bounds = client.submit(_row_bounds, first, len(workers), retries=RETRIES, pure=False).result()
     ranges = []
@@ -133,7 +132,8 @@ def _sum_by_rows(client, futures, first):
         pieces = [client.submit(_rows, future, lo, hi, retries=RETRIES, pure=False) for future in futures]
         total = _tree_sum(client, pieces, _add_rows, **where)
         ranges.append(client.submit(_to_float32, total, retries=RETRIES, pure=False, **where))
-    tallies = _tree_sum(client, [client.submit(_tallies, future, pure=False) for future in futures], _add_tallies)
+    tallies = _tree_sum(client, [client.submit(_tallies, future, retries=RETRIES, pure=False) for future in futures],
+                        _add_tallies)
     return [*ranges, tallies]
 
 
