@@ -137,20 +137,6 @@ def _sum_by_rows(client, futures, first):
     return [*ranges, tallies]
 
 
-def _stacked(ranges, columns):
-    """CSR row ranges (in order) -> one CSR matrix of their rows, sorted indices"""
-    indptr = np.zeros(sum(part.shape[0] for part in ranges) + 1, dtype=np.int64)
-    row = 0
-    for part in ranges:
-        indptr[row + 1:row + 1 + part.shape[0]] = part.indptr[1:] + indptr[row]
-        row += part.shape[0]
-    matrix = scipy.sparse.csr_matrix((np.concatenate([part.data for part in ranges]),
-                                      np.concatenate([part.indices for part in ranges]), indptr),
-                                     shape=(row, columns))
-    matrix.has_sorted_indices = True
-    return matrix
-
-
 def _run(client, what, function, shards, *args, combine=None, reduce=None):
     """Map `function` over the shards and sum them, logging each finished shard. Either `combine` (a function of
     two results) tree-sums them on the workers: the total; or `reduce(client, futures, first)`, called once the
@@ -219,5 +205,5 @@ def count_statistics_on(client, corpus, words, keep_prob, window, shrink_windows
     parts = corpus.shards(shards or default_shards(client))
     *ranges, (word_counts, _, sentences) = _run(client, "PAIR COUNTING", _count_shard, parts, shared,
                                                 reduce=_sum_by_rows)
-    upper = _stacked(ranges, len(keep_prob))
+    upper = scipy.sparse.vstack(ranges, format="csr")      # the ranges' rows in order, sorted indices kept
     return PairStatistics.from_upper(upper, word_counts, window, shrink_windows, keep_prob, sentences)
