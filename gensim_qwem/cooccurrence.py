@@ -23,6 +23,7 @@ from gensim import utils
 from gensim_qwem._cooccurrence import (FIXED_POINT_UNITS, count_pairs_job, fixed_to_float32, sum_scratch,
                                        sum_sorted_parts, sum_triples_fixed, upper_nonzeros)
 from gensim_qwem._corpus_reader import index_lines
+from gensim_qwem._parallel import RowSplit
 from gensim_qwem.corpus import CorpusFiles, table_for
 from gensim_qwem._symmetric import upper_row_sums as _upper_row_sums
 from gensim_qwem._encoding import sentences_to_indices
@@ -675,8 +676,8 @@ class _RowShardedSum:
         matrix = scipy.sparse.csr_matrix(matrix)
         with self.lock:
             if self.bounds is None:
-                cuts = np.searchsorted(matrix.indptr, np.linspace(0, matrix.nnz, self.shards + 1)[1:-1])
-                self.bounds = [0, *sorted(set(int(c) for c in cuts) - {0, self.size}), self.size]
+                ranges = RowSplit.balanced(matrix.indptr, self.shards).ranges or [(0, self.size)]
+                self.bounds = [lo for lo, _ in ranges] + [ranges[-1][1]]
                 self.sums = [_RunningSum() for _ in self.bounds[1:]]
                 self.runs = [[] for _ in self.sums]
         for index, (lo, hi) in enumerate(zip(self.bounds[:-1], self.bounds[1:])):

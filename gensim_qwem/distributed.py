@@ -23,6 +23,7 @@ from timeit import default_timer
 import numpy as np
 import scipy.sparse
 
+from gensim_qwem._parallel import RowSplit
 from gensim_qwem.cooccurrence import CHUNK_WORDS, PairStatistics, _row_range, count_exact, from_fixed
 from gensim_qwem.corpus import CorpusFiles, merge_vocabularies, scan_vocabulary
 
@@ -86,11 +87,9 @@ def _add_tallies(first, second):
     return first[0] + second[0], first[1] + second[1], first[2] + second[2]
 
 
-def _row_bounds(count, parts):
-    """`parts` + 1 row bounds that cut a shard's pair counts into ranges of about equal entries"""
-    indptr = count[0].indptr
-    cuts = np.searchsorted(indptr, np.linspace(0, indptr[-1], parts + 1)[1:-1])
-    return [0, *sorted(set(int(cut) for cut in cuts) - {0, len(indptr) - 1}), len(indptr) - 1]
+def _row_ranges(count, parts):
+    """up to `parts` row ranges [(lo, hi), ...] of about equal entries of a shard's pair counts"""
+    return RowSplit.balanced(count[0].indptr, parts).ranges
 
 
 def _rows(count, lo, hi):
@@ -102,10 +101,6 @@ def _add_rows(first, second):
     total = first + second
     total.sort_indices()
     return total
-
-
-def _to_float32(rows):
-    return from_fixed(rows)
 
 
 def _tree_sum(client, futures, combine, **placement):
@@ -124,14 +119,14 @@ def _sum_by_rows(client, futures, first):
     The ranges hold about equal entries of the shard that finished `first`, cut as soon as it has (its slices
     are then made while the others are counted). Exact int64 sums: the same bits whichever worker adds which."""
     workers = sorted(client.scheduler_info()["workers"]) or [None]
-    bounds = client.submit(_row_bounds, first, len(workers), retries=RETRIES, pure=False).result()
     ranges = []
-    for index, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for index, (lo, hi) in enumerate(client.submit(_row_ranges, first, len(workers), retries=RETRIES,
+                                                   pure=False).result()):
         # on a worker of its own, or any other if that one is gone
         where = dict(workers=[workers[index % len(workers)]], allow_other_workers=True) if workers[0] else {}
         pieces = [client.submit(_rows, future, lo, hi, retries=RETRIES, pure=False) for future in futures]
         total = _tree_sum(client, pieces, _add_rows, **where)
-        ranges.append(client.submit(_to_float32, total, retries=RETRIES, pure=False, **where))
+        ranges.append(client.submit(from_fixed, total, retries=RETRIES, pure=False, **where))
     tallies = _tree_sum(client, [client.submit(_tallies, future, retries=RETRIES, pure=False) for future in futures],
                         _add_tallies)
     return [*ranges, tallies]
