@@ -570,17 +570,23 @@ cdef void fill_upper_nonzeros(int64_t **cells, int64_t k, int64_t rows, int64_t 
                     w += 1
 
 
-def sum_sorted_parts(parts, int64_t n_rows):
+def sum_sorted_parts(parts, int64_t n_rows, scale=None):
     """The sum of CSR matrices with int64 data and sorted column indices in every row (``parts``: a list of
     (indptr, indices, data) with n_rows + 1 index pointers each) -> (indptr int64, indices int32, data
     int64), sorted, in one pass: each row is a k-way merge of the parts' rows (equal columns added; sums
     of 0 left out).
+
+    With `scale`, each sum is written as float32(float64(sum) * scale) instead, as :func:`fixed_to_float32`
+    converts it, and the result is (indptr, indices, data float32, whether any sum is negative: an overflow);
+    the int64 sums are never stored.
 
     One copy of every entry however many parts, where adding them two at a time copies the earlier ones
     again at each addition. Numpy twin: the sum with scipy (integer sums: the same numbers in any order).
     """
     cdef int64_t k = len(parts), t, r, w = 0, bound = 0, best
     cdef int64_t total
+    cdef bint to_float = scale is not None, negative = False
+    cdef double factor = scale if to_float else 1.0
     keep_alive = []
     for indptr, indices, data in parts:
         indptr = np.ascontiguousarray(indptr, dtype=np.int64)
@@ -602,8 +608,10 @@ def sum_sorted_parts(parts, int64_t n_rows):
     cdef int64_t[::1] val_view
     out_indptr_arr = np.zeros(n_rows + 1, dtype=np.int64)
     out_indices_arr = np.empty(max(bound, 1), dtype=np.int32)
-    out_data_arr = np.empty(max(bound, 1), dtype=np.int64)
+    out_data_arr = np.empty(max(bound, 1) if not to_float else 1, dtype=np.int64)
+    out_float_arr = np.empty(max(bound, 1) if to_float else 1, dtype=np.float32)
     cdef int64_t[::1] out_indptr = out_indptr_arr, out_data = out_data_arr
+    cdef float[::1] out_float = out_float_arr
     cdef int32_t[::1] out_indices = out_indices_arr
     try:
         if starts == NULL or columns == NULL or values == NULL or head == NULL or end == NULL or cur == NULL:
@@ -633,11 +641,18 @@ def sum_sorted_parts(parts, int64_t n_rows):
                             cur[t] = columns[t][head[t]] if head[t] < end[t] else NO_COLUMN
                     if total != 0:      # as scipy's sums, which drop zeros (a weight under 2**-33 rounds to 0)
                         out_indices[w] = <int32_t>best
-                        out_data[w] = total
+                        if to_float:
+                            negative |= total < 0
+                            out_float[w] = <float>(<double>total * factor)
+                        else:
+                            out_data[w] = total
                         w += 1
                 out_indptr[r + 1] = w
     finally:
         free(starts); free(columns); free(values); free(head); free(end); free(cur)
     out_indices_arr.resize(w, refcheck=False)   # realloc: the unwritten tail is given back, nothing copied
+    if to_float:
+        out_float_arr.resize(w, refcheck=False)
+        return out_indptr_arr, out_indices_arr, out_float_arr, bool(negative)
     out_data_arr.resize(w, refcheck=False)
     return out_indptr_arr, out_indices_arr, out_data_arr

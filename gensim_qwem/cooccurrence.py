@@ -307,14 +307,29 @@ def count_chunk_fixed(indices, offsets, keep_prob, window, shrink_windows, vocab
     return matrix
 
 
+OVERFLOW_MESSAGE = ("A pair count exceeded 2**31 expected pairs, beyond what the exact int64 sums hold; count with "
+                    "subsampling (sample > 0) or count shards apart and add them in float.")
+
+
 def from_fixed(upper):
     """float32 CSR of int64 counts in units of 2**-32 (:func:`count_chunk_fixed`)."""
     data, overflow = fixed_to_float32(np.ascontiguousarray(upper.data, dtype=np.int64), 1.0 / FIXED_POINT_UNITS)
     if overflow:
-        raise OverflowError("A pair count exceeded 2**31 expected pairs, beyond what the exact int64 sums hold; "
-                            "count with subsampling (sample > 0) or count shards apart and add them in float.")
+        raise OverflowError(OVERFLOW_MESSAGE)
     matrix = scipy.sparse.csr_matrix((data, upper.indices, upper.indptr), shape=upper.shape)
     matrix.has_sorted_indices = upper.has_sorted_indices
+    return matrix
+
+
+def float32_sum(parts, shape, scale=1.0 / FIXED_POINT_UNITS):
+    """The sum of int64 counts in units of `scale` (``parts``: (indptr, indices, data) of CSR matrices of `shape`
+    with sorted indices) as float32 CSR: one k-way merge (``_cooccurrence.sum_sorted_parts``) that converts each
+    exact sum as it writes it, the same numbers as :func:`from_fixed` of the int64 sum, which is never stored."""
+    indptr, indices, data, overflow = sum_sorted_parts(parts, shape[0], scale=scale)
+    if overflow:
+        raise OverflowError(OVERFLOW_MESSAGE)
+    matrix = scipy.sparse.csr_matrix((data, indices, indptr), shape=shape)
+    matrix.has_sorted_indices = True
     return matrix
 
 
@@ -766,17 +781,21 @@ class _RowShardedSum:
             running, sums[index] = sums[index], None
             for run in self._spilled(index, self.size):
                 running.add(run)
+            if scale is not None and dtype == np.float32:   # int64 sums converted as the merge writes them
+                parts = running.take_all()
+                for part in parts:
+                    part.sort_indices()      # a no-op for the counting's parts, which come sorted
+                part = float32_sum([(part.indptr, part.indices, part.data) for part in parts], (hi - lo, self.size),
+                                   scale)
+                del parts, running
+                return part.indptr, part.indices, part.data
             part = running.total(hi - lo, dtype if scale is None else np.int64, columns=self.size)
             del running
             if scale is None:
                 return part.indptr, part.indices, part.data
-            if dtype == np.float32:     # in one pass (fixed_to_float32), the same numbers as below
-                data, overflow = fixed_to_float32(part.data, scale)
-            else:
-                data, overflow = (part.data * scale).astype(dtype, copy=False), part.nnz and part.data.min() < 0
-            if overflow:
-                raise OverflowError("A pair count exceeded 2**31 expected pairs, beyond what the exact int64 sums "
-                                    "hold; count with subsampling (sample > 0).")
+            data = (part.data * scale).astype(dtype, copy=False)
+            if part.nnz and part.data.min() < 0:
+                raise OverflowError(OVERFLOW_MESSAGE)
             return part.indptr, part.indices, data
 
         threads = max(1, int(threads))

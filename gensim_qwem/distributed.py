@@ -17,20 +17,24 @@ Dask retries a task whose worker died (``retries``; a task that kills workers re
 ``KilledWorker``); any shard that still fails stops the count with a RuntimeError naming it, and nothing
 is summed or stored.
 """
+import functools
 import logging
 from timeit import default_timer
 
 import numpy as np
 import scipy.sparse
 
+from gensim_qwem._cooccurrence import sum_sorted_parts
 from gensim_qwem._parallel import RowSplit
-from gensim_qwem.cooccurrence import CHUNK_WORDS, PairStatistics, _row_range, count_exact, from_fixed
+from gensim_qwem.cooccurrence import CHUNK_WORDS, PairStatistics, count_exact, float32_sum
 from gensim_qwem.corpus import CorpusFiles, merge_vocabularies, scan_vocabulary
 
 logger = logging.getLogger(__name__)
 
 # times Dask reruns a shard's task after its worker died or it failed
 RETRIES = 2
+# shards' pieces of a row range merged by one task (one k-way merge: each entry copied once per level)
+SUM_FAN_IN = 8
 
 
 def _distributed():
@@ -93,14 +97,20 @@ def _row_ranges(count, parts):
 
 
 def _rows(count, lo, hi):
-    """rows lo:hi of a shard's pair counts (int64 CSR), sharing its arrays"""
-    return _row_range(count[0], lo, hi)
+    """rows lo:hi of a shard's pair counts (int64 CSR) as (indptr from 0, indices, data), sharing its arrays"""
+    upper = count[0]
+    a, b = upper.indptr[lo], upper.indptr[hi]
+    return upper.indptr[lo:hi + 1] - a, upper.indices[a:b], upper.data[a:b]
 
 
-def _add_rows(first, second):
-    total = first + second
-    total.sort_indices()
-    return total
+def _sum_pieces(rows, *pieces):
+    """the exact int64 sum of pieces of `rows` rows (as :func:`_rows` gives them), in one k-way merge"""
+    return sum_sorted_parts(list(pieces), rows)
+
+
+def _float32_rows(rows, columns, *pieces):
+    """the sum of pieces of `rows` rows (as :func:`_rows` gives them) as float32 CSR, converted as it is merged"""
+    return float32_sum(list(pieces), (rows, columns))
 
 
 def _tree_sum(client, futures, combine, **placement):
@@ -112,12 +122,13 @@ def _tree_sum(client, futures, combine, **placement):
     return futures[0]
 
 
-def _sum_by_rows(client, futures, first):
+def _sum_by_rows(client, futures, first, columns):
     """The shards' pair counts summed by ranges of rows, each range summed and turned into float32 on a worker of
     its own, so that all workers add and send a part at once (a single tree of whole sums ends on one worker);
-    and the shards' tallies summed. Returns the futures of the ranges' float32 CSR rows, then of the tallies.
+    and the shards' tallies summed (`columns`: the vocabulary's size). Returns the futures of the ranges' float32 CSR rows, then of the tallies.
     The ranges hold about equal entries of the shard that finished `first`, cut as soon as it has (its slices
-    are then made while the others are counted). Exact int64 sums: the same bits whichever worker adds which."""
+    are then made while the others are counted). A range's pieces are merged SUM_FAN_IN at a time, the last
+    merge converting to float32 in the same task. Exact int64 sums: the same bits whichever worker adds which."""
     workers = sorted(client.scheduler_info()["workers"]) or [None]
     ranges = []
     for index, (lo, hi) in enumerate(client.submit(_row_ranges, first, len(workers), retries=RETRIES,
@@ -125,8 +136,10 @@ def _sum_by_rows(client, futures, first):
         # on a worker of its own, or any other if that one is gone
         where = dict(workers=[workers[index % len(workers)]], allow_other_workers=True) if workers[0] else {}
         pieces = [client.submit(_rows, future, lo, hi, retries=RETRIES, pure=False) for future in futures]
-        total = _tree_sum(client, pieces, _add_rows, **where)
-        ranges.append(client.submit(from_fixed, total, retries=RETRIES, pure=False, **where))
+        while len(pieces) > SUM_FAN_IN:
+            pieces = [client.submit(_sum_pieces, hi - lo, *pieces[i:i + SUM_FAN_IN], retries=RETRIES, pure=False,
+                                    **where) for i in range(0, len(pieces), SUM_FAN_IN)]
+        ranges.append(client.submit(_float32_rows, hi - lo, columns, *pieces, retries=RETRIES, pure=False, **where))
     tallies = _tree_sum(client, [client.submit(_tallies, future, retries=RETRIES, pure=False) for future in futures],
                         _add_tallies)
     return [*ranges, tallies]
@@ -199,6 +212,6 @@ def count_statistics_on(client, corpus, words, keep_prob, window, shrink_windows
                      threads=int(threads_per_shard), chunk_words=int(chunk_words))
     parts = corpus.shards(shards or default_shards(client))
     *ranges, (word_counts, _, sentences) = _run(client, "PAIR COUNTING", _count_shard, parts, shared,
-                                                reduce=_sum_by_rows)
+                                                reduce=functools.partial(_sum_by_rows, columns=len(words)))
     upper = scipy.sparse.vstack(ranges, format="csr")      # the ranges' rows in order, sorted indices kept
     return PairStatistics.from_upper(upper, word_counts, window, shrink_windows, keep_prob, sentences)

@@ -9,6 +9,7 @@ from gensim.test.utils import datapath
 distributed = pytest.importorskip("distributed")
 import cloudpickle  # noqa: E402  (a dependency of distributed)
 
+import gensim_qwem.distributed  # noqa: E402
 from gensim_qwem import QWEM  # noqa: E402
 from gensim_qwem.corpus import CorpusFiles  # noqa: E402
 from gensim_qwem.distributed import count_statistics_on  # noqa: E402
@@ -61,8 +62,10 @@ def test_vocabulary_and_statistics_on_the_cluster_are_the_local_ones(client, fil
                                atol=1e-6)
 
 
-@pytest.mark.parametrize("shards", [1, 3, 7])
-def test_any_cut_into_shards_gives_the_same_counts(client, files, shards):
+@pytest.mark.parametrize("shards, fan_in", [(1, 8), (3, 8), (7, 8), (7, 2), (5, 3)])
+def test_any_cut_into_shards_gives_the_same_counts(client, files, shards, fan_in, monkeypatch):
+    # fan_in: the shards' pieces of a row range merged that many at a time, in levels when there are more
+    monkeypatch.setattr(gensim_qwem.distributed, "SUM_FAN_IN", fan_in)
     model = QWEM(**SETTINGS)
     model.build_vocab(corpus_file=files[0])
     expected = model.count_statistics(corpus_file=files[0], workers=1)

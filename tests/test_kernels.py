@@ -439,6 +439,14 @@ def test_sum_of_sorted_parts_equals_scipy_exactly():
         expected = sum(parts[1:], parts[0])
         np.testing.assert_array_equal(got.toarray(), expected.toarray())
         assert got.has_sorted_indices and data.dtype == np.int64 and indptr.dtype == np.int64
+        # converted as they are written: the bits of fixed_to_float32 of the int64 sums, none of them negative
+        indptr32, indices32, data32, overflow = sum_sorted_parts([(p.indptr, p.indices, p.data) for p in parts], 40,
+                                                                 scale=2.0 ** -32)
+        assert data32.dtype == np.float32 and overflow == bool((data < 0).any())
+        np.testing.assert_array_equal(indptr32, indptr)
+        np.testing.assert_array_equal(indices32, indices)
+        np.testing.assert_array_equal(data32.view(np.int32), _cooccurrence.fixed_to_float32(data, 2.0 ** -32)[0]
+                                      .view(np.int32))
     # sums of 0 are left out, as scipy leaves them out (a pair weight that rounds to 0 units)
     part = parts[-1]
     indptr, indices, data = sum_sorted_parts([(part.indptr, part.indices, part.data),
@@ -446,6 +454,10 @@ def test_sum_of_sorted_parts_equals_scipy_exactly():
     assert len(data) == len(indices) == 0 and not indptr.any()
     with pytest.raises(ValueError, match="40 rows"):
         sum_sorted_parts([(np.zeros(5, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64))], 40)
+    positive = abs(part)
+    assert not sum_sorted_parts([(part.indptr, part.indices, positive.data)] * 2, 40, scale=1.0)[3]
+    with pytest.raises(OverflowError, match="2\\*\\*31 expected pairs"):
+        cooccurrence.float32_sum([(part.indptr, part.indices, -positive.data)] * 2, (40, 300))
 
 
 @pytest.mark.parametrize("shape", [(7, 7), (3, 11), (11, 11), (0, 5)])
