@@ -18,6 +18,7 @@ Dask retries a task whose worker died (``retries``; a task that kills workers re
 is summed or stored.
 """
 import functools
+import ipaddress
 import logging
 from timeit import default_timer
 
@@ -145,6 +146,28 @@ def _sum_by_rows(client, futures, first, columns):
     return [*ranges, tallies]
 
 
+def _direct(client):
+    """Whether to fetch results straight from the workers rather than through the scheduler (which receives every
+    byte and sends it on: 0.3 s more for enwiki17m's 190 MB of statistics on one machine). As the client is set
+    (``Client(direct_to_workers=...)``), else only where every worker is on this machine (loopback or in-process
+    addresses), which the client surely reaches."""
+    if client.direct_to_workers is not None:
+        return bool(client.direct_to_workers)
+    distributed = _distributed()
+    workers = list(client.scheduler_info()["workers"])
+    for address in workers:
+        if distributed.comm.parse_address(address)[0] == "inproc":
+            continue
+        host = distributed.comm.get_address_host(address)
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                return False
+        except ValueError:      # a name, not an address
+            if host != "localhost":
+                return False
+    return bool(workers)
+
+
 def _run(client, what, function, shards, *args, combine=None, reduce=None):
     """Map `function` over the shards and sum them, logging each finished shard. Either `combine` (a function of
     two results) tree-sums them on the workers: the total; or `reduce(client, futures, first)`, called once the
@@ -165,7 +188,7 @@ def _run(client, what, function, shards, *args, combine=None, reduce=None):
                         default_timer() - start, names[future.key])
             if reduce is not None and not totals:
                 totals = reduce(client, futures, future)
-        result = client.gather(totals) if reduce is not None else totals[0].result()
+        result = client.gather(totals, direct=_direct(client)) if reduce is not None else totals[0].result()
     except Exception as error:
         client.cancel(futures + totals)
         raise RuntimeError(

@@ -108,6 +108,27 @@ def test_a_dead_worker_is_retried_and_a_failing_shard_is_a_clear_error(client, f
         count_statistics_on(client, Unreadable(files[1]), model.wv.index_to_key, keep, window, shrink)
 
 
+def test_results_come_straight_from_workers_on_this_machine_unless_the_client_says_otherwise(client):
+    assert gensim_qwem.distributed._direct(client)     # the LocalCluster's workers listen on 127.0.0.1
+    for setting in (False, True):
+        with distributed.Client(client.scheduler.address, direct_to_workers=setting) as other:
+            assert gensim_qwem.distributed._direct(other) is setting
+
+    class Elsewhere:    # what _direct reads of a client whose workers are on other machines
+        direct_to_workers = None
+
+        def __init__(self, *addresses):
+            self.addresses = addresses
+
+        def scheduler_info(self):
+            return {"workers": {address: {} for address in self.addresses}}
+
+    assert gensim_qwem.distributed._direct(Elsewhere("tcp://127.0.0.1:1", "tcp://localhost:2", "tcp://[::1]:3"))
+    assert not gensim_qwem.distributed._direct(Elsewhere("tcp://127.0.0.1:1", "tcp://10.0.0.7:2"))
+    assert not gensim_qwem.distributed._direct(Elsewhere("tcp://node12:2"))
+    assert not gensim_qwem.distributed._direct(Elsewhere())
+
+
 def test_bad_arguments_are_clear_errors(client, files):
     model = QWEM(**SETTINGS)
     with pytest.raises(TypeError, match="pass corpus_file, not corpus_iterable"):
