@@ -431,7 +431,8 @@ def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const do
     columns are neighbours and are summed in one pass: O(n + V), no comparison sort. `scratch`
     (:func:`sum_scratch`) holds the working arrays; only the result is allocated. With `overwrite`, the
     sorted sums are built in `cols` and `vals` themselves (read before they are written; their contents are
-    lost), so the scratch needs no output arrays.
+    lost), so the scratch needs no output arrays, and the indices and data returned are views of them:
+    copy what is kept before they are reused.
     Numpy twin: ``_reference.sum_triples_fixed``.
     """
     cdef int64_t n = rows.shape[0], k, p, q, w, start, stop, outside = -1
@@ -496,6 +497,8 @@ def sum_triples_fixed(const int32_t[::1] rows, const int32_t[::1] cols, const do
                 w += 1
             start = stop
         indptr[size] = w
+    if overwrite:
+        return indptr_arr, out_cols_arr[:w], out_vals_arr[:w]
     return indptr_arr, out_cols_arr[:w].copy(), out_vals_arr[:w].copy()
 
 

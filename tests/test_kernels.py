@@ -516,6 +516,7 @@ def test_fixed_point_sums_of_triples_match_their_twin():
     in_place = _cooccurrence.sum_triples_fixed(rows, own_cols, own_vals, size, scratch, overwrite=True)
     assert all(np.array_equal(a, b) for a, b in zip(in_place, (indptr, indices, data)))
     assert len(scratch[2]) == len(scratch[3]) == 0 and not np.array_equal(own_vals, vals)    # overwritten
+    assert np.shares_memory(in_place[1], own_cols) and np.shares_memory(in_place[2], own_vals)   # views, no copy
     frozen = vals.copy()
     frozen.flags.writeable = False
     with pytest.raises(ValueError, match="writable"):

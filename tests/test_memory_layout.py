@@ -135,6 +135,22 @@ def test_row_sharded_sum_from_several_threads_is_the_sum(n_matrices, threads):
     assert cooccurrence._RowShardedSum(size, 4).total().nnz == 0
 
 
+def test_a_row_range_of_a_job_shares_its_arrays():
+    """The running sums take each job's sums cut into row ranges: views, not the copies scipy's constructor
+    makes of any view under half its array."""
+    matrix = scipy.sparse.random(200, 50, density=0.2, random_state=4, format="csr",
+                                 data_rvs=lambda n: np.arange(1, n + 1)).astype(np.int64)
+    for lo, hi in ((0, 200), (10, 30), (199, 200), (50, 50)):
+        part = cooccurrence._row_range(matrix, lo, hi)
+        assert part.shape == (hi - lo, 50) and part.indptr.dtype == part.indices.dtype
+        np.testing.assert_array_equal(part.toarray(), matrix[lo:hi].toarray())
+        if part.nnz:
+            assert np.shares_memory(part.data, matrix.data) and np.shares_memory(part.indices, matrix.indices)
+        own = cooccurrence._row_range(matrix, lo, hi, copy=True)
+        np.testing.assert_array_equal(own.toarray(), matrix[lo:hi].toarray())
+        assert not np.shares_memory(own.data, matrix.data) and not np.shares_memory(own.indices, matrix.indices)
+
+
 def test_count_statistics_stores_only_the_float32_upper_triangle():
     rng = np.random.default_rng(3)
     vocab = [f"w{i}" for i in range(15)]
