@@ -443,17 +443,19 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
 
 
 def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows=True, workers=1,
-                chunk_words=CHUNK_WORDS, progress_per=5.0, total_words=None, as_float32=False):
+                chunk_words=CHUNK_WORDS, progress_per=5.0, total_words=None, as_float32=False, spill_bytes=-1):
     """The counting behind :func:`count_statistics` -> (upper, word_counts, raw words, sentences).
 
     `upper` is the upper triangle of A as int64 CSR in units of 2**-32 (:func:`count_chunk_fixed`): exact
     sums, so the counts of the shards of a corpus add up to the count of the whole bit for bit, in any order
     (:mod:`gensim_qwem.distributed`). With `as_float32`, converted to float32 (:func:`from_fixed`).
+    `spill_bytes`: where the partial sums go to disk (None: never; -1: SPILL_BYTES); the same counts either way.
     """
     vocab_size = len(keep_prob)
     keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
     mapped = map_large_blocks()
-    partial_sums, errors = _RowShardedSum(vocab_size, SUM_SHARDS, spill_bytes=SPILL_BYTES), []
+    spill_bytes = SPILL_BYTES if spill_bytes == -1 else spill_bytes
+    partial_sums, errors = _RowShardedSum(vocab_size, SUM_SHARDS, spill_bytes=spill_bytes), []
     try:
         return _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, window, shrink_windows,
                            workers, chunk_words, progress_per, total_words, as_float32)

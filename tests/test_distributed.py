@@ -10,7 +10,7 @@ distributed = pytest.importorskip("distributed")
 import cloudpickle  # noqa: E402  (a dependency of distributed)
 
 import gensim_qwem.distributed  # noqa: E402
-from gensim_qwem import QWEM  # noqa: E402
+from gensim_qwem import QWEM, cooccurrence  # noqa: E402
 from gensim_qwem.corpus import CorpusFiles  # noqa: E402
 from gensim_qwem.distributed import count_statistics_on  # noqa: E402
 
@@ -127,6 +127,15 @@ def test_results_come_straight_from_workers_on_this_machine_unless_the_client_sa
     assert not gensim_qwem.distributed._direct(Elsewhere("tcp://127.0.0.1:1", "tcp://10.0.0.7:2"))
     assert not gensim_qwem.distributed._direct(Elsewhere("tcp://node12:2"))
     assert not gensim_qwem.distributed._direct(Elsewhere())
+
+
+def test_shards_spill_within_the_workers_memory_limit(client, monkeypatch):
+    spill_bytes = gensim_qwem.distributed._spill_bytes
+    limit = next(iter(client.scheduler_info()["workers"].values()))["memory_limit"]
+    assert client.submit(spill_bytes, pure=False).result() == max(cooccurrence.SPILL_BYTES, limit // 4)
+    assert spill_bytes() == cooccurrence.SPILL_BYTES         # not on a worker: the in-process budget
+    monkeypatch.setattr(cooccurrence, "SPILL_BYTES", None)
+    assert spill_bytes() is None
 
 
 def test_bad_arguments_are_clear_errors(client, files):

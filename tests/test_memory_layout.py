@@ -214,6 +214,11 @@ def test_spilled_partial_sums_give_the_same_bits(monkeypatch, tmp_path, workers)
     assert len(spills) > 5 and list(tmp_path.iterdir()) == []
     assert (spilled[0] != kept[0]).nnz == 0 and spilled[0].dtype == np.int64
     np.testing.assert_array_equal(spilled[1], kept[1])
+    # the threshold given to count_exact wins over SPILL_BYTES (a Dask shard's, from its worker's memory limit)
+    del spills[:]
+    unspilled = cooccurrence.count_exact(sentences, key_to_index, keep, 4, True, workers=workers, chunk_words=50,
+                                         spill_bytes=None)
+    assert not spills and (unspilled[0] != kept[0]).nnz == 0
     as_float = cooccurrence.count_statistics(sentences, key_to_index, keep, 4, True, workers=workers,
                                              chunk_words=50)
     monkeypatch.setattr(cooccurrence, "SPILL_BYTES", None)
