@@ -25,8 +25,8 @@ from timeit import default_timer
 import numpy as np
 import scipy.sparse
 
-from gensim_qwem._cooccurrence import sum_sorted_parts
 from gensim_qwem import cooccurrence
+from gensim_qwem._cooccurrence import sum_sorted_parts
 from gensim_qwem._parallel import RowSplit
 from gensim_qwem.cooccurrence import CHUNK_WORDS, PairStatistics, count_exact, float32_sum
 from gensim_qwem.corpus import CorpusFiles, merge_vocabularies, scan_vocabulary
@@ -82,7 +82,7 @@ def _spill_bytes():
     """Where a shard's partial sums go to disk on this worker: a quarter of its memory limit shared by the tasks
     it runs at once, and at least cooccurrence.SPILL_BYTES (the in-process count's budget, which keeps a laptop's
     closed form near gensim's memory); that (None: never) outside a worker or one without a limit. At 17M tokens
-    a shard's partials then stay in memory: its count took 3.6-3.8 s instead of 3.9-4.1 (dasktime.py, 2 runs)."""
+    on two 12 GB workers a shard's partials then stay in memory, and the count is 3-7% faster."""
     default = cooccurrence.SPILL_BYTES
     try:
         worker = _distributed().get_worker()
@@ -143,7 +143,8 @@ def _tree_sum(client, futures, combine, **placement):
 def _sum_by_rows(client, futures, first, columns):
     """The shards' pair counts summed by ranges of rows, each range summed and turned into float32 on a worker of
     its own, so that all workers add and send a part at once (a single tree of whole sums ends on one worker);
-    and the shards' tallies summed (`columns`: the vocabulary's size). Returns the futures of the ranges' float32 CSR rows, then of the tallies.
+    and the shards' tallies summed (`columns`: the vocabulary's size). Returns the futures of the ranges' float32
+    CSR rows, then of the tallies.
     The ranges hold about equal entries of the shard that finished `first`, cut as soon as it has (its slices
     are then made while the others are counted). A range's pieces are merged SUM_FAN_IN at a time, the last
     merge converting to float32 in the same task. Exact int64 sums: the same bits whichever worker adds which."""
