@@ -573,7 +573,7 @@ cdef void fill_upper_nonzeros(int64_t **cells, int64_t k, int64_t rows, int64_t 
                     w += 1
 
 
-def sum_sorted_parts(parts, int64_t n_rows, scale=None):
+def sum_sorted_parts(parts, int64_t n_rows, scale=None, first_rows=None):
     """The sum of CSR matrices with int64 data and sorted column indices in every row (``parts``: a list of
     (indptr, indices, data) with n_rows + 1 index pointers each) -> (indptr int64, indices int32, data
     int64), sorted, in one pass: each row is a k-way merge of the parts' rows (equal columns added; sums
@@ -583,25 +583,42 @@ def sum_sorted_parts(parts, int64_t n_rows, scale=None):
     converts it, and the result is (indptr, indices, data float32, whether any sum is negative: an overflow);
     the int64 sums are never stored.
 
+    With `first_rows` (one per part), part t holds only rows first_rows[t] .. first_rows[t] + m_t - 1 of the
+    n_rows (its indptr has m_t + 1 pointers): blocks of rows, e.g. the row ranges of several running sums,
+    merged into one result without first being stacked. Each row merges only the parts that hold it.
+
     One copy of every entry however many parts, where adding them two at a time copies the earlier ones
     again at each addition. Numpy twin: the sum with scipy (integer sums: the same numbers in any order).
     """
-    cdef int64_t k = len(parts), t, r, w = 0, bound = 0, best
+    cdef int64_t k = len(parts), t, r, rr, a, w = 0, bound = 0, best
     cdef int64_t total
     cdef bint to_float = scale is not None, negative = False
     cdef double factor = scale if to_float else 1.0
+    firsts = np.zeros(max(k, 1), dtype=np.int64)
+    counts = np.full(max(k, 1), n_rows, dtype=np.int64)
+    if first_rows is not None:
+        if len(first_rows) != k:
+            raise ValueError(f"first_rows must give one row per part ({k}), got {len(first_rows)}")
+        firsts[:k] = first_rows
     keep_alive = []
-    for indptr, indices, data in parts:
+    for t, (indptr, indices, data) in enumerate(parts):
         indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         indices = np.ascontiguousarray(indices, dtype=np.int32)
         data = np.ascontiguousarray(data, dtype=np.int64)
-        if len(indptr) != n_rows + 1 or len(indices) != len(data) or len(indices) < indptr[n_rows]:
-            raise ValueError(f"each part must be CSR with {n_rows} rows")
+        if first_rows is not None:
+            counts[t] = len(indptr) - 1
+        if (counts[t] < 0 or firsts[t] < 0 or firsts[t] + counts[t] > n_rows or len(indptr) != counts[t] + 1
+                or len(indices) != len(data) or len(indices) < indptr[counts[t]]):
+            raise ValueError(f"each part must be CSR with {n_rows} rows" if first_rows is None else
+                             f"each part must be CSR of rows within the {n_rows} from its first row on")
         keep_alive.append((indptr, indices, data))
-        bound += indptr[n_rows] - indptr[0]
+        bound += indptr[counts[t]] - indptr[0]
+    cdef int64_t[::1] first = firsts, rows_held = counts
     cdef int64_t **starts = <int64_t **>malloc(max(k, 1) * sizeof(int64_t *))
     cdef int32_t **columns = <int32_t **>malloc(max(k, 1) * sizeof(int32_t *))
     cdef int64_t **values = <int64_t **>malloc(max(k, 1) * sizeof(int64_t *))
+    cdef const int32_t **active_columns = <const int32_t **>malloc(max(k, 1) * sizeof(int32_t *))
+    cdef const int64_t **active_values = <const int64_t **>malloc(max(k, 1) * sizeof(int64_t *))
     cdef int64_t *head = <int64_t *>malloc(max(k, 1) * sizeof(int64_t))
     cdef int64_t *end = <int64_t *>malloc(max(k, 1) * sizeof(int64_t))
     cdef int64_t *cur = <int64_t *>malloc(max(k, 1) * sizeof(int64_t))
@@ -617,7 +634,8 @@ def sum_sorted_parts(parts, int64_t n_rows, scale=None):
     cdef float[::1] out_float = out_float_arr
     cdef int32_t[::1] out_indices = out_indices_arr
     try:
-        if starts == NULL or columns == NULL or values == NULL or head == NULL or end == NULL or cur == NULL:
+        if (starts == NULL or columns == NULL or values == NULL or active_columns == NULL or active_values == NULL
+                or head == NULL or end == NULL or cur == NULL):
             raise MemoryError("could not allocate the merge's part tables")
         for t in range(k):
             ip_view, ix_view, val_view = keep_alive[t]
@@ -626,22 +644,26 @@ def sum_sorted_parts(parts, int64_t n_rows, scale=None):
             values[t] = &val_view[0] if val_view.shape[0] else NULL
         with nogil:
             for r in range(n_rows):
-                for t in range(k):      # cur[t]: the column at part t's head, NO_COLUMN once its row is done
-                    head[t] = starts[t][r]
-                    end[t] = starts[t][r + 1]
-                    cur[t] = columns[t][head[t]] if head[t] < end[t] else NO_COLUMN
+                a = 0       # the parts with entries in row r, their heads first: cur[a] its column at the head
+                for t in range(k):
+                    rr = r - first[t]
+                    if 0 <= rr < rows_held[t] and starts[t][rr] < starts[t][rr + 1]:
+                        active_columns[a], active_values[a] = columns[t], values[t]
+                        head[a], end[a] = starts[t][rr], starts[t][rr + 1]
+                        cur[a] = columns[t][head[a]]
+                        a += 1
                 while True:
                     best = NO_COLUMN    # the smallest column at any head (compiled branch-free)
-                    for t in range(k):
+                    for t in range(a):
                         best = cur[t] if cur[t] < best else best
                     if best == NO_COLUMN:
                         break
                     total = 0
-                    for t in range(k):
+                    for t in range(a):
                         if cur[t] == best:
-                            total += values[t][head[t]]
+                            total += active_values[t][head[t]]
                             head[t] += 1
-                            cur[t] = columns[t][head[t]] if head[t] < end[t] else NO_COLUMN
+                            cur[t] = active_columns[t][head[t]] if head[t] < end[t] else NO_COLUMN
                     if total != 0:      # as scipy's sums, which drop zeros (a weight under 2**-33 rounds to 0)
                         out_indices[w] = <int32_t>best
                         if to_float:
@@ -652,7 +674,8 @@ def sum_sorted_parts(parts, int64_t n_rows, scale=None):
                         w += 1
                 out_indptr[r + 1] = w
     finally:
-        free(starts); free(columns); free(values); free(head); free(end); free(cur)
+        free(starts); free(columns); free(values); free(active_columns); free(active_values)
+        free(head); free(end); free(cur)
     out_indices_arr.resize(w, refcheck=False)   # realloc: the unwritten tail is given back, nothing copied
     if to_float:
         out_float_arr.resize(w, refcheck=False)

@@ -324,11 +324,12 @@ def from_fixed(upper):
     return matrix
 
 
-def float32_sum(parts, shape, scale=1.0 / FIXED_POINT_UNITS):
+def float32_sum(parts, shape, scale=1.0 / FIXED_POINT_UNITS, first_rows=None):
     """The sum of int64 counts in units of `scale` (``parts``: (indptr, indices, data) of CSR matrices of `shape`
-    with sorted indices) as float32 CSR: one k-way merge (``_cooccurrence.sum_sorted_parts``) that converts each
-    exact sum as it writes it, the same numbers as :func:`from_fixed` of the int64 sum, which is never stored."""
-    indptr, indices, data, overflow = sum_sorted_parts(parts, shape[0], scale=scale)
+    with sorted indices, or of blocks of its rows from `first_rows` on) as float32 CSR: one k-way merge
+    (``_cooccurrence.sum_sorted_parts``) that converts each exact sum as it writes it, the same numbers as
+    :func:`from_fixed` of the int64 sum, which is never stored."""
+    indptr, indices, data, overflow = sum_sorted_parts(parts, shape[0], scale=scale, first_rows=first_rows)
     if overflow:
         raise OverflowError(OVERFLOW_MESSAGE)
     matrix = scipy.sparse.csr_matrix((data, indices, indptr), shape=shape)
@@ -443,13 +444,16 @@ def count_statistics(corpus_iterable, key_to_index, keep_prob, window, shrink_wi
 
 
 def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows=True, workers=1,
-                chunk_words=CHUNK_WORDS, progress_per=5.0, total_words=None, as_float32=False, spill_bytes=-1):
+                chunk_words=CHUNK_WORDS, progress_per=5.0, total_words=None, as_float32=False, spill_bytes=-1,
+                merged=True):
     """The counting behind :func:`count_statistics` -> (upper, word_counts, raw words, sentences).
 
     `upper` is the upper triangle of A as int64 CSR in units of 2**-32 (:func:`count_chunk_fixed`): exact
     sums, so the counts of the shards of a corpus add up to the count of the whole bit for bit, in any order
-    (:mod:`gensim_qwem.distributed`). With `as_float32`, converted to float32 (:func:`from_fixed`).
-    `spill_bytes`: where the partial sums go to disk (None: never; -1: SPILL_BYTES); the same counts either way.
+    (:mod:`gensim_qwem.distributed`). With `as_float32`, converted to float32 (:func:`from_fixed`); without
+    `merged`, the partial sums not yet added up (:class:`PartialSums`), for a Dask shard's rows to be merged where
+    they are needed. `spill_bytes`: where the partial sums go to disk (None: never; -1: SPILL_BYTES); the same
+    counts either way.
     """
     vocab_size = len(keep_prob)
     keep_prob = np.ascontiguousarray(keep_prob, dtype=np.float64)
@@ -458,7 +462,7 @@ def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows
     partial_sums, errors = _RowShardedSum(vocab_size, SUM_SHARDS, spill_bytes=spill_bytes), []
     try:
         return _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, window, shrink_windows,
-                           workers, chunk_words, progress_per, total_words, as_float32)
+                           workers, chunk_words, progress_per, total_words, as_float32, merged)
     finally:
         partial_sums.close()
         if mapped:
@@ -466,7 +470,7 @@ def count_exact(corpus_iterable, key_to_index, keep_prob, window, shrink_windows
 
 
 def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, window, shrink_windows, workers,
-                chunk_words, progress_per, total_words, as_float32):
+                chunk_words, progress_per, total_words, as_float32, merged):
     vocab_size = len(keep_prob)
     jobs = queue.Queue(maxsize=2 * workers)
     if isinstance(corpus_iterable, CorpusFiles):
@@ -546,7 +550,9 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
     del bands
     word_counts = sum(tally[0] for tally in tallies)
     raw_words, sentences = sum(tally[1] for tally in tallies), sum(tally[2] for tally in tallies)
-    if as_float32:
+    if not merged:
+        upper = partial_sums.partial_sums()
+    elif as_float32:
         upper = partial_sums.total(dtype=np.float32, scale=1.0 / FIXED_POINT_UNITS, threads=workers)
     else:
         upper = partial_sums.total(dtype=np.int64, threads=workers)
@@ -554,9 +560,55 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
     if partial_sums.spills:
         logger.info("partial sums went to a temporary folder %i times (%.0f MiB written, now removed)",
                     partial_sums.spills, partial_sums.spilled_bytes / 2 ** 20)
-    logger.info("counted pair statistics of %i sentences, %i words in %.1fs: %i stored pairs (upper triangle)",
-                sentences, raw_words, default_timer() - start, upper.nnz)
+    logger.info("counted pair statistics of %i sentences, %i words in %.1fs: %i %s (upper triangle)",
+                sentences, raw_words, default_timer() - start, upper.nnz,
+                "stored pairs" if merged else "entries in partial sums")
     return upper, word_counts, raw_words, sentences
+
+
+class PartialSums:
+    """A count's exact int64 partial sums, not added up yet: ``blocks`` of (first row, CSR of rows from there on,
+    sorted indices) in units of 2**-32, of a `size` x `size` matrix. A Dask shard's count
+    (``count_exact(..., merged=False)``): its rows are merged where they are needed (:func:`rows_of`), each entry
+    once, so the shard's own sum is never built."""
+
+    def __init__(self, size, blocks):
+        self.size, self.blocks = size, blocks
+
+    @property
+    def nnz(self):
+        """Entries held (an entry of the sum may be held by several blocks)."""
+        return sum(block.nnz for _, block in self.blocks)
+
+    def row_entries(self):
+        """The entries held in each row (at least the sum's)."""
+        entries = np.zeros(self.size, dtype=np.int64)
+        for first, block in self.blocks:
+            entries[first:first + block.shape[0]] += np.diff(block.indptr)
+        return entries
+
+
+def rows_of(sums, lo, hi, columns, extra=(), as_float32=False):
+    """Rows lo:hi (of `columns` columns) of the sum of :class:`PartialSums` `sums` and of the `extra` pieces
+    ((indptr, indices, data) of int64 rows lo:hi), in one k-way merge: int64 CSR, or with `as_float32` float32
+    CSR (:func:`float32_sum`)."""
+    arrays, first_rows = [], []
+    for partial in sums:
+        for first, block in partial.blocks:
+            a, b = max(lo, first), min(hi, first + block.shape[0])
+            if a < b:
+                piece = _row_range(block, a - first, b - first)
+                arrays.append((piece.indptr, piece.indices, piece.data))
+                first_rows.append(a - lo)
+    arrays.extend(extra)
+    first_rows.extend([0] * len(extra))
+    shape = (hi - lo, columns)
+    if as_float32:
+        return float32_sum(arrays, shape, first_rows=first_rows)
+    indptr, indices, data = sum_sorted_parts(arrays, hi - lo, first_rows=first_rows)
+    matrix = scipy.sparse.csr_matrix((data, indices, indptr), shape=shape)
+    matrix.has_sorted_indices = True
+    return matrix
 
 
 class _RunningSum:
@@ -764,6 +816,16 @@ class _RowShardedSum:
             run = _read_run(path, rows, columns, nnz, dtypes)
             os.remove(path)
             yield run
+
+    def partial_sums(self):
+        """What was added, not summed: :class:`PartialSums` of the ranges' partial sums in memory and their
+        spilled runs, read back (the folder is then empty)."""
+        blocks = []
+        for index, running in enumerate(self.sums or ()):
+            parts = running.take_all() + list(self._spilled(index, self.size))
+            blocks.extend((self.bounds[index], part) for part in parts)
+        self.sums = None
+        return PartialSums(self.size, blocks)
 
     def close(self):
         """Remove the temporary folder of spilled runs, if any (also after a failure)."""

@@ -28,7 +28,7 @@ import scipy.sparse
 from gensim_qwem import cooccurrence
 from gensim_qwem._cooccurrence import sum_sorted_parts
 from gensim_qwem._parallel import RowSplit
-from gensim_qwem.cooccurrence import CHUNK_WORDS, PairStatistics, count_exact, float32_sum
+from gensim_qwem.cooccurrence import CHUNK_WORDS, PairStatistics, count_exact, rows_of
 from gensim_qwem.corpus import CorpusFiles, merge_vocabularies, scan_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,8 @@ def _spill_bytes():
 def _count_shard(shard, shared):
     key_to_index = {word: index for index, word in enumerate(shared.words)}
     return count_exact(shard, key_to_index, shared.keep_prob, shared.window, shared.shrink_windows,
-                       workers=shared.threads, chunk_words=shared.chunk_words, spill_bytes=_spill_bytes())
+                       workers=shared.threads, chunk_words=shared.chunk_words, spill_bytes=_spill_bytes(),
+                       merged=False)
 
 
 def _tallies(count):
@@ -110,15 +111,14 @@ def _add_tallies(first, second):
 
 
 def _row_ranges(count, parts):
-    """up to `parts` row ranges [(lo, hi), ...] of about equal entries of a shard's pair counts"""
-    return RowSplit.balanced(count[0].indptr, parts).ranges
+    """up to `parts` row ranges [(lo, hi), ...] of about equal entries of a shard's partial sums"""
+    return RowSplit.balanced(np.concatenate([[0], np.cumsum(count[0].row_entries())]), parts).ranges
 
 
-def _rows(count, lo, hi):
-    """rows lo:hi of a shard's pair counts (int64 CSR) as (indptr from 0, indices, data), sharing its arrays"""
-    upper = count[0]
-    a, b = upper.indptr[lo], upper.indptr[hi]
-    return upper.indptr[lo:hi + 1] - a, upper.indices[a:b], upper.data[a:b]
+def _rows(count, lo, hi, columns):
+    """rows lo:hi of a shard's pair counts, merged from its partial sums: (indptr, indices, data) int64"""
+    rows = rows_of([count[0]], lo, hi, columns)
+    return rows.indptr, rows.indices, rows.data
 
 
 def _sum_pieces(rows, *pieces):
@@ -126,9 +126,10 @@ def _sum_pieces(rows, *pieces):
     return sum_sorted_parts(list(pieces), rows)
 
 
-def _float32_rows(rows, columns, *pieces):
-    """the sum of pieces of `rows` rows (as :func:`_rows` gives them) as float32 CSR, converted as it is merged"""
-    return float32_sum(list(pieces), (rows, columns))
+def _float32_rows(lo, hi, columns, counts, *pieces):
+    """rows lo:hi of the sum of the shards' `counts` (partial sums) and of the other shards' `pieces` (as
+    :func:`_rows` gives them), as float32 CSR, converted as it is merged"""
+    return rows_of([count[0] for count in counts], lo, hi, columns, extra=pieces, as_float32=True)
 
 
 def _tree_sum(client, futures, combine, **placement):
@@ -140,25 +141,31 @@ def _tree_sum(client, futures, combine, **placement):
     return futures[0]
 
 
-def _sum_by_rows(client, futures, first, columns):
+def _sum_by_rows(client, futures, columns):
     """The shards' pair counts summed by ranges of rows, each range summed and turned into float32 on a worker of
     its own, so that all workers add and send a part at once (a single tree of whole sums ends on one worker);
     and the shards' tallies summed (`columns`: the vocabulary's size). Returns the futures of the ranges' float32
-    CSR rows, then of the tallies.
-    The ranges hold about equal entries of the shard that finished `first`, cut as soon as it has (its slices
-    are then made while the others are counted). A range's pieces are merged SUM_FAN_IN at a time, the last
-    merge converting to float32 in the same task. Exact int64 sums: the same bits whichever worker adds which."""
+    CSR rows, then of the tallies. The ranges hold about equal entries of the first shard. A shard's partial sums
+    are merged once: its rows of another worker's range where it was counted (then moved), its rows of its own
+    worker's range together with the pieces moved there (and converted to float32 in the same merge); more than
+    SUM_FAN_IN moved pieces are merged in levels first. Exact int64 sums: the same bits whichever worker adds
+    which."""
     workers = sorted(client.scheduler_info()["workers"]) or [None]
+    held_by = client.who_has(futures)
     ranges = []
-    for index, (lo, hi) in enumerate(client.submit(_row_ranges, first, len(workers), retries=RETRIES,
+    for index, (lo, hi) in enumerate(client.submit(_row_ranges, futures[0], len(workers), retries=RETRIES,
                                                    pure=False).result()):
         # on a worker of its own, or any other if that one is gone
-        where = dict(workers=[workers[index % len(workers)]], allow_other_workers=True) if workers[0] else {}
-        pieces = [client.submit(_rows, future, lo, hi, retries=RETRIES, pure=False) for future in futures]
+        worker = workers[index % len(workers)]
+        where = dict(workers=[worker], allow_other_workers=True) if worker else {}
+        local = [future for future in futures if worker in held_by.get(future.key, ())]
+        pieces = [client.submit(_rows, future, lo, hi, columns, retries=RETRIES, pure=False)
+                  for future in futures if future not in local]
         while len(pieces) > SUM_FAN_IN:
             pieces = [client.submit(_sum_pieces, hi - lo, *pieces[i:i + SUM_FAN_IN], retries=RETRIES, pure=False,
                                     **where) for i in range(0, len(pieces), SUM_FAN_IN)]
-        ranges.append(client.submit(_float32_rows, hi - lo, columns, *pieces, retries=RETRIES, pure=False, **where))
+        ranges.append(client.submit(_float32_rows, lo, hi, columns, local, *pieces, retries=RETRIES, pure=False,
+                                    **where))
     tallies = _tree_sum(client, [client.submit(_tallies, future, retries=RETRIES, pure=False) for future in futures],
                         _add_tallies)
     return [*ranges, tallies]
@@ -188,8 +195,8 @@ def _direct(client):
 
 def _run(client, what, function, shards, *args, combine=None, reduce=None):
     """Map `function` over the shards and sum them, logging each finished shard. Either `combine` (a function of
-    two results) tree-sums them on the workers: the total; or `reduce(client, futures, first)`, called once the
-    first shard (`first`) is done, gives futures that sum them: their results, fetched."""
+    two results) tree-sums them on the workers: the total; or `reduce(client, futures)`, called once every shard
+    is done (and so where each is held known), gives futures that sum them: their results, fetched."""
     distributed = _distributed()
     start = default_timer()
     logger.info("%s: %i shards on %s; dashboard: %s", what, len(shards), client, client.dashboard_link)
@@ -204,8 +211,8 @@ def _run(client, what, function, shards, *args, combine=None, reduce=None):
                 future.result()     # raises the shard's error
             logger.info("%s: shard %i of %i done after %.1fs: %s", what, done, len(shards),
                         default_timer() - start, names[future.key])
-            if reduce is not None and not totals:
-                totals = reduce(client, futures, future)
+        if reduce is not None:
+            totals = reduce(client, futures)
         result = client.gather(totals, direct=_direct(client)) if reduce is not None else totals[0].result()
     except Exception as error:
         client.cancel(futures + totals)

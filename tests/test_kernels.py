@@ -447,6 +447,21 @@ def test_sum_of_sorted_parts_equals_scipy_exactly():
         np.testing.assert_array_equal(indices32, indices)
         np.testing.assert_array_equal(data32.view(np.int32), _cooccurrence.fixed_to_float32(data, 2.0 ** -32)[0]
                                       .view(np.int32))
+    # parts holding blocks of rows (first_rows): the sum of the same parts placed in their rows
+    blocks = [(0, parts[1][:10]), (10, parts[2][10:40]), (3, parts[-1][3:12]), (40, parts[0][40:40]),
+              (0, parts[-1][:40])]
+    placed = [scipy.sparse.vstack([scipy.sparse.csr_matrix((first, 300), dtype=np.int64), block,
+                                   scipy.sparse.csr_matrix((40 - first - block.shape[0], 300), dtype=np.int64)])
+              for first, block in blocks]
+    indptr, indices, data = sum_sorted_parts([(b.indptr, b.indices, b.data) for _, b in blocks], 40,
+                                             first_rows=[first for first, _ in blocks])
+    got = scipy.sparse.csr_matrix((data, indices, indptr), shape=(40, 300))
+    np.testing.assert_array_equal(got.toarray(), sum(placed[1:], placed[0]).toarray())
+    assert got.has_sorted_indices
+    with pytest.raises(ValueError, match="rows within the 40"):
+        sum_sorted_parts([(b.indptr, b.indices, b.data) for _, b in blocks], 40, first_rows=[0, 10, 3, 41, 0])
+    with pytest.raises(ValueError, match="one row per part"):
+        sum_sorted_parts([(b.indptr, b.indices, b.data) for _, b in blocks], 40, first_rows=[0])
     # sums of 0 are left out, as scipy leaves them out (a pair weight that rounds to 0 units)
     part = parts[-1]
     indptr, indices, data = sum_sorted_parts([(part.indptr, part.indices, part.data),

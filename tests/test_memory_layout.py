@@ -219,6 +219,19 @@ def test_spilled_partial_sums_give_the_same_bits(monkeypatch, tmp_path, workers)
     unspilled = cooccurrence.count_exact(sentences, key_to_index, keep, 4, True, workers=workers, chunk_words=50,
                                          spill_bytes=None)
     assert not spills and (unspilled[0] != kept[0]).nnz == 0
+    # not merged (a Dask shard's count): partial sums, spilled runs read back, whose rows add up to the same bits
+    for spill_bytes in (None, 1):
+        partial = cooccurrence.count_exact(sentences, key_to_index, keep, 4, True, workers=workers, chunk_words=50,
+                                           spill_bytes=spill_bytes, merged=False)[0]
+        assert list(tmp_path.iterdir()) == [] and len(partial.blocks) > 1
+        assert (cooccurrence.rows_of([partial], 0, 40, 40) != kept[0]).nnz == 0
+        assert np.all(partial.row_entries() >= np.diff(kept[0].indptr)) and partial.nnz > kept[0].nnz
+        halves = [cooccurrence.rows_of([partial], lo, hi, 40) for lo, hi in ((0, 13), (13, 40))]
+        assert (scipy.sparse.vstack(halves) != kept[0]).nnz == 0
+        # and the rows of two counts with the pieces of a third, as float32: from_fixed of the int64 sum
+        piece = (kept[0][13:40].indptr, kept[0][13:40].indices, kept[0][13:40].data)
+        float_rows = cooccurrence.rows_of([partial, partial], 13, 40, 40, extra=[piece], as_float32=True)
+        np.testing.assert_array_equal(float_rows.toarray(), cooccurrence.from_fixed(3 * kept[0][13:40]).toarray())
     as_float = cooccurrence.count_statistics(sentences, key_to_index, keep, 4, True, workers=workers,
                                              chunk_words=50)
     monkeypatch.setattr(cooccurrence, "SPILL_BYTES", None)
