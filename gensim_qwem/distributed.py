@@ -8,7 +8,8 @@ The files are cut into shards of whole lines (:meth:`CorpusFiles.shards`: byte r
 whole); each worker reads and counts its shard with the native reader. The vocabulary scans are merged pairwise
 in a tree on the workers. The pair counts are summed by ranges of rows, each range on a worker of its own and
 turned into float32 there, so that every worker adds and sends a part of the result at once (one tree of whole
-sums ended on one worker, which then sent all of it in int64). Pair counts are exact integer sums
+sums ended on one worker, which then sent all of it in int64). A shard's partial sums are not added up on their
+own: each range merges the rows it needs, once (:func:`_sum_by_rows`). Pair counts are exact integer sums
 (``cooccurrence.count_exact``), so the result is the single-process count bit for bit, whatever the shards and
 the order in which they finish. Word counts merge in shard order, which keeps the words in order of first
 occurrence, as the local scan has them.
