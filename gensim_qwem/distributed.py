@@ -145,12 +145,11 @@ def _tree_sum(client, futures, combine, **placement):
 def _sum_by_rows(client, futures, columns):
     """The shards' pair counts summed by ranges of rows, each range summed and turned into float32 on a worker of
     its own, so that all workers add and send a part at once (a single tree of whole sums ends on one worker);
-    and the shards' tallies summed (`columns`: the vocabulary's size). Returns the futures of the ranges' float32
-    CSR rows, then of the tallies. The ranges hold about equal entries of the first shard. A shard's partial sums
-    are merged once: its rows of another worker's range where it was counted (then moved), its rows of its own
-    worker's range together with the pieces moved there (and converted to float32 in the same merge); more than
-    SUM_FAN_IN moved pieces are merged in levels first. Exact int64 sums: the same bits whichever worker adds
-    which."""
+    and the shards' tallies summed (`columns`: the vocabulary's size). Returns their futures (:class:`_RowRanges`).
+    The ranges hold about equal entries of the first shard. A shard's partial sums are merged once: its rows of
+    another worker's range where it was counted (then moved), its rows of its own worker's range together with the
+    pieces moved there (and converted to float32 in the same merge); more than SUM_FAN_IN moved pieces are merged
+    in levels first. Exact int64 sums: the same bits whichever worker adds which."""
     workers = sorted(client.scheduler_info()["workers"]) or [None]
     held_by = client.who_has(futures)
     ranges = []
@@ -169,7 +168,48 @@ def _sum_by_rows(client, futures, columns):
                                     **where))
     tallies = _tree_sum(client, [client.submit(_tallies, future, retries=RETRIES, pure=False) for future in futures],
                         _add_tallies)
-    return [*ranges, tallies]
+    return _RowRanges(ranges, tallies, [client.submit(_entries, future, pure=False) for future in futures], columns)
+
+
+def _entries(count):
+    """the entries held in a shard's partial sums: at least its share of the total's"""
+    return count[0].nnz
+
+
+class _RowRanges:
+    """The futures of the pair counts' float32 row ranges (in row order), of the tallies and of each shard's
+    entries; :meth:`fetch` stacks the ranges as they are done."""
+
+    def __init__(self, ranges, tallies, entries, columns):
+        self.ranges, self.tallies, self.entries, self.columns = ranges, tallies, entries, columns
+        self.futures = [*ranges, tallies, *entries]
+
+    def fetch(self, client):
+        """(the upper triangle as float32 CSR, the tallies): each range is copied into place as soon as it and
+        those above it are here, so that copying overlaps the merges still running (scipy's vstack of them all
+        waited for the last). The arrays are allocated at the shards' entries, a bound of which only the pages
+        written take memory, and shrunk in place at the end."""
+        direct = _direct(client)
+        bound = int(sum(client.gather(self.entries, direct=direct)))
+        indptr = np.zeros(self.columns + 1, dtype=np.int64)
+        indices = np.empty(bound, dtype=np.int32)
+        data = np.empty(bound, dtype=np.float32)
+        position = {future.key: index for index, future in enumerate(self.ranges)}
+        fetched, placed, row, start = {}, 0, 0, 0
+        for future in _distributed().as_completed(self.ranges):
+            fetched[position[future.key]] = client.gather(future, direct=direct)
+            while placed in fetched:        # the next range down, then any below it already here
+                part = fetched.pop(placed)
+                rows, nnz = part.shape[0], part.nnz
+                indptr[row + 1:row + rows + 1] = part.indptr[1:] + start
+                indices[start:start + nnz] = part.indices
+                data[start:start + nnz] = part.data
+                row, start, placed = row + rows, start + nnz, placed + 1
+        indices.resize(start, refcheck=False)    # realloc: the unwritten tail is given back, nothing copied
+        data.resize(start, refcheck=False)
+        upper = scipy.sparse.csr_matrix((data, indices, indptr), shape=(self.columns, self.columns))
+        upper.has_sorted_indices = True
+        return upper, client.gather(self.tallies, direct=direct)
 
 
 def _direct(client):
@@ -197,7 +237,8 @@ def _direct(client):
 def _run(client, what, function, shards, *args, combine=None, reduce=None):
     """Map `function` over the shards and sum them, logging each finished shard. Either `combine` (a function of
     two results) tree-sums them on the workers: the total; or `reduce(client, futures)`, called once every shard
-    is done (and so where each is held known), gives futures that sum them: their results, fetched."""
+    is done (and so where each is held known), gives an object with the `futures` that sum them and a
+    `fetch(client)` of the result."""
     distributed = _distributed()
     start = default_timer()
     logger.info("%s: %i shards on %s; dashboard: %s", what, len(shards), client, client.dashboard_link)
@@ -213,8 +254,9 @@ def _run(client, what, function, shards, *args, combine=None, reduce=None):
             logger.info("%s: shard %i of %i done after %.1fs: %s", what, done, len(shards),
                         default_timer() - start, names[future.key])
         if reduce is not None:
-            totals = reduce(client, futures)
-        result = client.gather(totals, direct=_direct(client)) if reduce is not None else totals[0].result()
+            summing = reduce(client, futures)
+            totals = summing.futures
+        result = summing.fetch(client) if reduce is not None else totals[0].result()
     except Exception as error:
         client.cancel(futures + totals)
         raise RuntimeError(
@@ -260,7 +302,6 @@ def count_statistics_on(client, corpus, words, keep_prob, window, shrink_windows
     shared = _Shared(words=list(words), keep_prob=keep_prob, window=int(window), shrink_windows=bool(shrink_windows),
                      threads=int(threads_per_shard), chunk_words=int(chunk_words))
     parts = corpus.shards(shards or default_shards(client))
-    *ranges, (word_counts, _, sentences) = _run(client, "PAIR COUNTING", _count_shard, parts, shared,
-                                                reduce=functools.partial(_sum_by_rows, columns=len(words)))
-    upper = scipy.sparse.vstack(ranges, format="csr")      # the ranges' rows in order, sorted indices kept
+    upper, (word_counts, _, sentences) = _run(client, "PAIR COUNTING", _count_shard, parts, shared,
+                                              reduce=functools.partial(_sum_by_rows, columns=len(words)))
     return PairStatistics.from_upper(upper, word_counts, window, shrink_windows, keep_prob, sentences)

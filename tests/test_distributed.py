@@ -129,6 +129,24 @@ def test_results_come_straight_from_workers_on_this_machine_unless_the_client_sa
     assert not gensim_qwem.distributed._direct(Elsewhere())
 
 
+def test_row_ranges_are_stacked_in_row_order_whatever_finishes_first(client):
+    import time
+    import scipy.sparse
+    matrix = scipy.sparse.random(30, 30, density=0.2, format="csr", random_state=2, dtype=np.float32)
+    matrix.sort_indices()
+
+    def rows(lo, hi, wait):
+        time.sleep(wait)
+        return matrix[lo:hi]
+    ranges = [client.submit(rows, lo, hi, wait, pure=False) for lo, hi, wait in ((0, 10, 1.0), (10, 25, 0.0),
+                                                                                  (25, 30, 0.5))]
+    entries = [client.submit(lambda: matrix.nnz + 7, pure=False)]     # a bound, not the count itself
+    tallies = client.submit(lambda: "tallies", pure=False)
+    upper, got = gensim_qwem.distributed._RowRanges(ranges, tallies, entries, 30).fetch(client)
+    assert (upper != matrix).nnz == 0 and upper.nnz == matrix.nnz and got == "tallies"
+    assert upper.has_sorted_indices and upper.dtype == np.float32 and len(upper.data) == matrix.nnz
+
+
 def test_shards_spill_within_the_workers_memory_limit(client, monkeypatch):
     spill_bytes = gensim_qwem.distributed._spill_bytes
     limit = next(iter(client.scheduler_info()["workers"].values()))["memory_limit"]
