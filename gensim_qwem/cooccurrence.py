@@ -566,6 +566,34 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
     return upper, word_counts, raw_words, sentences
 
 
+class RowStack:
+    """CSR rows appended block after block (in row order) into arrays allocated at a bound of their entries, of
+    which only the pages written take memory; :meth:`matrix` shrinks them in place (realloc, nothing copied)."""
+
+    def __init__(self, size, bound, dtype, columns=None):
+        self.shape = (size, size if columns is None else columns)
+        self.indptr = np.zeros(size + 1, dtype=np.int64)
+        self.indices = np.empty(bound, dtype=np.int32)
+        self.data = np.empty(bound, dtype=dtype)
+        self.row = self.start = 0
+
+    def append(self, indptr, indices, data):
+        """The next len(indptr) - 1 rows, sorted indices (their arrays may be freed after the call)."""
+        rows, nnz = len(indptr) - 1, len(indices)
+        self.indptr[self.row + 1:self.row + rows + 1] = indptr[1:] + self.start
+        self.indices[self.start:self.start + nnz] = indices
+        self.data[self.start:self.start + nnz] = data
+        self.row, self.start = self.row + rows, self.start + nnz
+
+    def matrix(self):
+        """The rows appended, as CSR with sorted indices (the stack's arrays, shrunk to them)."""
+        self.indices.resize(self.start, refcheck=False)
+        self.data.resize(self.start, refcheck=False)
+        matrix = scipy.sparse.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+        matrix.has_sorted_indices = True
+        return matrix
+
+
 class PartialSums:
     """A count's exact int64 partial sums, not added up yet: ``blocks`` of (first row, CSR of rows from there on,
     sorted indices) in units of 2**-32, of a `size` x `size` matrix. A Dask shard's count
@@ -848,9 +876,7 @@ class _RowShardedSum:
         sums, self.sums = self.sums, None
         bound = sum(part.nnz for running in sums for part in running.parts())
         bound += sum(nnz for runs in self.runs for _, nnz, _ in runs)    # and the spilled runs' entries
-        indptr = np.zeros(self.size + 1, dtype=np.int64)
-        indices = np.empty(bound, dtype=np.int32)
-        data = np.empty(bound, dtype=dtype)
+        stack = RowStack(self.size, bound, dtype)
 
         def range_sum(index):
             """Range `index`'s sum: (indptr, indices, data in `dtype`)."""
@@ -876,22 +902,11 @@ class _RowShardedSum:
             return part.indptr, part.indices, data
 
         threads = max(1, int(threads))
-        start = 0
         with ThreadPoolExecutor(threads) as pool:
             pending = [pool.submit(range_sum, index) for index in range(min(threads, len(ranges)))]
-            for index, (lo, hi) in enumerate(ranges):
-                part_indptr, part_indices, part_data = pending.pop(0).result()
+            for index in range(len(ranges)):
+                stack.append(*pending.pop(0).result())
                 if index + threads < len(ranges):
                     pending.append(pool.submit(range_sum, index + threads))
-                nnz = len(part_indices)
-                indptr[lo + 1:hi + 1] = part_indptr[1:] + start
-                indices[start:start + nnz] = part_indices
-                data[start:start + nnz] = part_data
-                start += nnz
-                del part_indptr, part_indices, part_data
                 release_free_memory()   # the range's arrays sit in the heap; give them back before the next fills
-        indices.resize(start, refcheck=False)    # realloc: the unwritten tail is given back, nothing copied
-        data.resize(start, refcheck=False)
-        total = scipy.sparse.csr_matrix((data, indices, indptr), shape=(self.size, self.size))
-        total.has_sorted_indices = True
-        return total
+        return stack.matrix()

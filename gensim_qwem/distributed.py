@@ -24,12 +24,11 @@ import logging
 from timeit import default_timer
 
 import numpy as np
-import scipy.sparse
 
 from gensim_qwem import cooccurrence
 from gensim_qwem._cooccurrence import sum_sorted_parts
 from gensim_qwem._parallel import RowSplit
-from gensim_qwem.cooccurrence import CHUNK_WORDS, PairStatistics, count_exact, rows_of
+from gensim_qwem.cooccurrence import CHUNK_WORDS, PairStatistics, RowStack, count_exact, rows_of
 from gensim_qwem.corpus import CorpusFiles, merge_vocabularies, scan_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -187,29 +186,18 @@ class _RowRanges:
     def fetch(self, client):
         """(the upper triangle as float32 CSR, the tallies): each range is copied into place as soon as it and
         those above it are here, so that copying overlaps the merges still running (scipy's vstack of them all
-        waited for the last). The arrays are allocated at the shards' entries, a bound of which only the pages
-        written take memory, and shrunk in place at the end."""
+        waited for the last), in a :class:`RowStack` as large as the shards' entries."""
         direct = _direct(client)
-        bound = int(sum(client.gather(self.entries, direct=direct)))
-        indptr = np.zeros(self.columns + 1, dtype=np.int64)
-        indices = np.empty(bound, dtype=np.int32)
-        data = np.empty(bound, dtype=np.float32)
+        stack = RowStack(self.columns, int(sum(client.gather(self.entries, direct=direct))), np.float32)
         position = {future.key: index for index, future in enumerate(self.ranges)}
-        fetched, placed, row, start = {}, 0, 0, 0
+        fetched, placed = {}, 0
         for future in _distributed().as_completed(self.ranges):
             fetched[position[future.key]] = client.gather(future, direct=direct)
             while placed in fetched:        # the next range down, then any below it already here
                 part = fetched.pop(placed)
-                rows, nnz = part.shape[0], part.nnz
-                indptr[row + 1:row + rows + 1] = part.indptr[1:] + start
-                indices[start:start + nnz] = part.indices
-                data[start:start + nnz] = part.data
-                row, start, placed = row + rows, start + nnz, placed + 1
-        indices.resize(start, refcheck=False)    # realloc: the unwritten tail is given back, nothing copied
-        data.resize(start, refcheck=False)
-        upper = scipy.sparse.csr_matrix((data, indices, indptr), shape=(self.columns, self.columns))
-        upper.has_sorted_indices = True
-        return upper, client.gather(self.tallies, direct=direct)
+                stack.append(part.indptr, part.indices, part.data)
+                placed += 1
+        return stack.matrix(), client.gather(self.tallies, direct=direct)
 
 
 def _direct(client):
