@@ -567,11 +567,12 @@ def _count_into(partial_sums, errors, corpus_iterable, key_to_index, keep_prob, 
 
 
 class RowStack:
-    """CSR rows appended block after block (in row order) into arrays allocated at a bound of their entries, of
-    which only the pages written take memory; :meth:`matrix` shrinks them in place (realloc, nothing copied)."""
+    """The rows of a `size` x `size` CSR matrix appended block after block (in row order) into arrays allocated at a
+    bound of their entries, of which only the pages written take memory; :meth:`matrix` shrinks them in place
+    (realloc, nothing copied)."""
 
-    def __init__(self, size, bound, dtype, columns=None):
-        self.shape = (size, size if columns is None else columns)
+    def __init__(self, size, bound, dtype):
+        self.shape = (size, size)
         self.indptr = np.zeros(size + 1, dtype=np.int64)
         self.indices = np.empty(bound, dtype=np.int32)
         self.data = np.empty(bound, dtype=dtype)
