@@ -851,10 +851,13 @@ class _RowShardedSum:
         spilled runs, read back (the folder is then empty)."""
         blocks = []
         for index, running in enumerate(self.sums or ()):
-            parts = running.take_all() + list(self._spilled(index, self.size))
-            blocks.extend((self.bounds[index], part) for part in parts)
+            blocks.extend((self.bounds[index], part) for part in self._range_parts(index, running))
         self.sums = None
         return PartialSums(self.size, blocks)
+
+    def _range_parts(self, index, running):
+        """Range `index`'s partial sums: those in memory (taken from `running`), then its spilled runs, read back."""
+        return running.take_all() + list(self._spilled(index, self.size))
 
     def close(self):
         """Remove the temporary folder of spilled runs, if any (also after a failure)."""
@@ -883,16 +886,16 @@ class _RowShardedSum:
             """Range `index`'s sum: (indptr, indices, data in `dtype`)."""
             lo, hi = ranges[index]
             running, sums[index] = sums[index], None
-            for run in self._spilled(index, self.size):
-                running.add(run)
-            if scale is not None and dtype == np.float32:   # int64 sums converted as the merge writes them
-                parts = running.take_all()
+            if scale is not None and dtype == np.float32:   # all of them in one merge, converted as it writes them
+                parts = self._range_parts(index, running)
                 for part in parts:
                     part.sort_indices()      # a no-op for the counting's parts, which come sorted
                 part = float32_sum([(part.indptr, part.indices, part.data) for part in parts], (hi - lo, self.size),
                                    scale)
                 del parts, running
                 return part.indptr, part.indices, part.data
+            for run in self._spilled(index, self.size):
+                running.add(run)
             part = running.total(hi - lo, dtype if scale is None else np.int64, columns=self.size)
             del running
             if scale is None:
