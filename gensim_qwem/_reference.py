@@ -185,3 +185,13 @@ def sum_triples_fixed(rows, cols, vals, size):
     total = np.zeros((size, size), dtype=np.int64)
     np.add.at(total, (rows, cols), np.floor(np.asarray(vals) * 2.0 ** 32 + 0.5).astype(np.int64))
     return total
+
+
+def pair_gradient(A_upper, W, shift):
+    """(A o (W W^T - shift)) W, sum A x^2 and sum A x for the symmetric A given by its upper triangle, dense
+    (twin of ``_symmetric.pair_gradient_rows``)."""
+    U = np.asarray(A_upper.toarray() if hasattr(A_upper, "toarray") else A_upper, dtype=np.float64)
+    A = U + U.T - np.diag(np.diag(U))
+    W = np.asarray(W, dtype=np.float64)
+    X = W @ W.T
+    return (A * (X - shift)) @ W, float(np.sum(A * X * X)), float(np.sum(A * X))
