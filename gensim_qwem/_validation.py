@@ -90,9 +90,9 @@ def check_model_parameters(model, **overrides):
 
 
 def check_closed_form_arguments(dim, vocab_size, model_dim, replace, word_weights, kinds, weight_power, eig_power,
-                                saturation=1.0):
+                                saturation=1.0, weighting="uniform", solve_steps=0):
     """The arguments of ``QWEM.analytic_solution``: `dim` eigen-directions of a `vocab_size`-word vocabulary,
-    word weights of one of the `kinds`."""
+    word weights of one of the `kinds`; the closed form's own options only with ``weighting='uniform'``."""
     check_int("vector_size", dim, 1)
     if dim >= vocab_size:
         raise ValueError(f"analytic_solution needs vector_size < vocabulary size ({vocab_size} words). "
@@ -103,6 +103,16 @@ def check_closed_form_arguments(dim, vocab_size, model_dim, replace, word_weight
     check_real("weight_power", weight_power, -np.inf)
     check_real("eig_power", eig_power, -np.inf)
     check_real("saturation", saturation, 0.0)
+    check_choice("weighting", weighting, WEIGHTINGS)
+    check_int("solve_steps", solve_steps, 0)
+    if weighting == "none":
+        changed = [name for name, value, default in [("word_weights", word_weights, "uniform"),
+                                                     ("eig_power", eig_power, 0.5), ("saturation", saturation, 1.0)]
+                   if value != default]
+        if changed:
+            raise ValueError(f"{', '.join(changed)} apply to weighting='uniform' (the closed form) only; "
+                             "weighting='none' solves the G-weighted loss from the plain closed form. Pass "
+                             "weighting='uniform' with them, or leave them at their defaults.")
 
 
 def negative_sampling_setting(model, negative=None, ns_exponent=None):

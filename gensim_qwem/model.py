@@ -28,6 +28,7 @@ from gensim_qwem import _lifecycle as lifecycle, _npz_state as npz_state
 from gensim_qwem.corpus import CorpusFiles
 from gensim_qwem.sources import corpus_as_read
 from gensim_qwem.target import TargetCache
+from gensim_qwem.weighted import SOLVE_STEPS, WeightedLoss, minimise
 
 logger = logging.getLogger(__name__)
 
@@ -381,12 +382,20 @@ class QWEM(GensimTraining, Word2Vec):
 
     # ------------------------------------------------------------------ closed form
     def analytic_solution(self, vector_size=None, replace=False, tol=1e-3, word_weights="uniform",
-                          weight_power=0.25, eig_power=0.5, negative=None, ns_exponent=None, saturation=1.0):
-        """Closed-form embeddings: ``W = D^{-1/2} U_d diag(max(lambda, 0) ** eig_power)``.
+                          weight_power=0.25, eig_power=0.5, negative=None, ns_exponent=None, saturation=1.0,
+                          weighting=None, solve_steps=SOLVE_STEPS):
+        """The embeddings training converges to, from the pair statistics.
 
-        (lambda, U_d) are the top-d eigenpairs by signed value of ``D^{1/2} M* D^{1/2}``, D = diag(g) the
-        word weights. With ``eig_power=0.5`` W minimises ``sum_ij g_i g_j (w_i . w_j - M*_ij)^2`` over all
-        V x d matrices (Karkada et al. 2025, Prop. 2; docs/theory.rst, "The closed form", when g = 1).
+        ``weighting='uniform'``: the closed form ``W = D^{-1/2} U_d diag(max(lambda, 0) ** eig_power)``. (lambda,
+        U_d) are the top-d eigenpairs by signed value of ``D^{1/2} M* D^{1/2}``, D = diag(g) the word weights.
+        With ``eig_power=0.5`` W minimises ``sum_ij g_i g_j (w_i . w_j - M*_ij)^2`` over all V x d matrices
+        (Karkada et al. 2025, Prop. 2; docs/theory.rst, "The closed form", when g = 1).
+
+        ``weighting='none'``: W minimises the G-weighted loss ``sum_ij G_ij (w_i . w_j - M*_ij)^2``, G = A + B,
+        the expected loss of ``weighting='none'`` training (psi = 1, the second-order expansion of word2vec's
+        own loss). It has no closed form: `solve_steps` preconditioned L-BFGS steps from the closed form above
+        (g = 1, eig_power 0.5) approach it (docs/theory.rst, "The G-weighted solution"). On enwiki17m it is the
+        more accurate of the two (:doc:`/benchmarks`, "Why the defaults").
 
         Parameters
         ----------
@@ -421,6 +430,12 @@ class QWEM(GensimTraining, Word2Vec):
             model's target and the end point of training; c > 1 squashes strong associations less (c -> inf
             would factorise PMI_k itself), c < 1 more. W then minimises ``sum_ij g_i g_j (w_i . w_j -
             M*_c,ij)^2`` (docs/theory.rst, "Saturation of the target").
+        weighting : {'none', 'uniform'}, optional
+            Whose end point: the per-pair weights of the loss, as the model's own ``weighting`` (its default).
+            word_weights, weight_power, eig_power and saturation apply to ``'uniform'`` only.
+        solve_steps : int
+            L-BFGS steps of ``weighting='none'`` (each about two sparse products with A; 0 returns the start,
+            the uniform closed form).
 
         Returns
         -------
@@ -428,12 +443,16 @@ class QWEM(GensimTraining, Word2Vec):
             Same vocabulary and order as ``model.wv``.
         """
         dim = self.wv.vector_size if vector_size is None else vector_size
+        weighting = self.weighting if weighting is None else weighting
         check_closed_form_arguments(dim, len(self.wv), self.wv.vector_size, replace, word_weights, WORD_WEIGHTS,
-                                    weight_power, eig_power, saturation)
+                                    weight_power, eig_power, saturation, weighting, solve_steps)
         setting = negative_sampling_setting(self, negative, ns_exponent)
         eigenvalues, eigenvectors, weights = self._closed_form_spectrum(dim, tol, word_weights, weight_power, setting,
                                                                         saturation)
-        kv = self._keyed_vectors(embeddings_from_eigenpairs(eigenvalues, eigenvectors, eig_power, weights))
+        vectors = embeddings_from_eigenpairs(eigenvalues, eigenvectors, eig_power, weights)
+        if weighting == "none" and solve_steps:
+            vectors, _ = minimise(WeightedLoss(self._target(*setting).operator), vectors, solve_steps)
+        kv = self._keyed_vectors(vectors)
         if replace:
             self.wv.vectors[...] = kv.vectors
             self.wv.norms = None

@@ -119,7 +119,7 @@ def test_eig_power_rescales_columns_and_keeps_negative_modes_zero():
 # ---------------------------------------------------------------------------------------------- the model
 @pytest.fixture(scope="module")
 def small_model(planted_corpus):
-    model = QWEM(vector_size=4, min_count=1, sample=0, workers=1, seed=1)
+    model = QWEM(vector_size=4, min_count=1, sample=0, workers=1, seed=1, weighting="uniform")   # the closed form's own
     model.build_vocab(planted_corpus)
     return model
 
@@ -248,7 +248,7 @@ def test_dense_target_saturation_matches_the_twin():
 def lee_model():
     from gensim.models.word2vec import LineSentence
     from gensim.test.utils import datapath
-    model = QWEM(vector_size=20, window=3, min_count=5, workers=2, seed=1)
+    model = QWEM(vector_size=20, window=3, min_count=5, workers=2, seed=1, weighting="uniform")
     model.build_vocab(LineSentence(datapath("lee_background.cor")))
     model.count_statistics(LineSentence(datapath("lee_background.cor")))
     return model

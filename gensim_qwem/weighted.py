@@ -1,0 +1,212 @@
+"""The G-weighted loss of ``weighting='none'`` training and its minimiser (docs/theory.rst, "The G-weighted solution").
+
+With per-pair weights psi = 1 (the default trainer) the expected loss is the G-weighted factorisation
+
+    L(W) = 1/4 sum_ij G_ij (w_i . w_j - M*_ij)^2 = 1/4 sum_ij G_ij x_ij^2 - sum_ij (A_ij - B_ij) x_ij + const,
+
+with G = A + B, x_ij = w_i . w_j and G M* = 2 (A - B). It has no closed form; :func:`minimise` finds it by
+L-BFGS from the closed form of the uniform loss. Gradient, with X = W W^T, C_a = W^T D_a W, C_Q = W^T D_Q W:
+
+    grad = (A o (X - 2)) W                          the sparse part (kernel ``pair_gradient_rows``)
+         + k/2 (D_a W C_Q + D_Q W C_a)               (B o X) W, B = k (a Q^T + Q a^T) / 2 of rank 2
+         + k (a (Q^T W) + Q (a^T W))                 + 2 B W
+
+A and a are divided by sum(a) (sum_ij A_ij = 1), so L does not grow with the corpus.
+"""
+import logging
+import time
+
+import numpy as np
+from scipy.linalg.blas import saxpy
+
+from gensim_qwem._parallel import RowSplit, usable_cpus
+from gensim_qwem._symmetric import pair_gradient_rows
+
+logger = logging.getLogger(__name__)
+
+LBFGS_MEMORY = 3   # pairs (s, y) kept: each is two V x d float32 arrays
+SOLVE_STEPS = 10   # analytic_solution's default steps
+# a row's fixed work in the gradient kernel, in entries' worth, for cutting the rows between threads (the rare words'
+# short rows revisit w_i and the output row once per column tile): enwiki17m on 2 threads, 0.82-0.99 s a gradient
+# split by entries alone, 0.63-0.85 at 30, 0.66-0.71 at 60, 0.67-0.85 at 100 (pair_gradient_rows' GRADIENT_TILE)
+GRADIENT_ROW_COST = 50
+ARMIJO = 1e-4      # sufficient decrease of the backtracking line search
+
+
+class WeightedLoss:
+    """L(W) and its gradient for the statistics behind a :class:`~gensim_qwem.target.TargetOperator`.
+
+    Uses the operator's upper triangle of A, a and Q (no copy of A); `negative` k as the operator's.
+    """
+
+    def __init__(self, operator, threads=None):
+        upper = operator.pair_upper
+        self.total = float(operator.pair_rate.sum())
+        self._upper = upper
+        self._pair_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False), upper.data)
+        self.pair_rate = operator.pair_rate / self.total
+        self.noise = np.asarray(operator.noise, dtype=np.float64)
+        self.negative = float(operator.negative)
+        self._weights32 = (self.pair_rate.astype(np.float32), self.noise.astype(np.float32))
+        self._rows = RowSplit.balanced(upper.indptr, usable_cpus() if threads is None else threads,
+                                       GRADIENT_ROW_COST)
+        self._buffers = self._dense_buffer = None
+
+    def _sparse_part(self, W):
+        """(A o (X - 2)) W and (sum A x^2, sum A x), the row ranges' buffers summed in range order."""
+        if self._buffers is None or self._buffers[0].shape != W.shape:
+            self._buffers = {lo: np.empty(W.shape, dtype=np.float32) for lo, _ in self._rows.ranges}
+            self._dense_buffer = None
+        scale = np.float32(1.0 / self.total)
+        indptr, indices, data = self._pair_arrays
+
+        def part(lo, hi):
+            out = self._buffers[lo]
+            out[...] = 0.0
+            sums = pair_gradient_rows(indptr, indices, data, W, out, lo, hi, 2.0)
+            return out, sums
+        parts = self._rows.map(part)
+        gradient = parts[0][0]
+        for out, _ in parts[1:]:
+            gradient += out
+        gradient *= scale
+        squares = sum(s[0] for _, s in parts) / self.total
+        products = sum(s[1] for _, s in parts) / self.total
+        return gradient, squares, products
+
+    def _work_buffer(self):
+        """A V x d float32 scratch array: the second row range's buffer (already summed into the gradient), or
+        one of its own with a single range."""
+        if len(self._rows.ranges) > 1:
+            return self._buffers[self._rows.ranges[1][0]]
+        if self._dense_buffer is None:
+            self._dense_buffer = np.empty_like(self._buffers[0])
+        return self._dense_buffer
+
+    def value_and_gradient(self, W):
+        """(L(W) + const, grad L(W)) for a float32 V x d W; the gradient is float32 and reuses a buffer of this
+        loss (valid until the next call)."""
+        W = np.ascontiguousarray(W, dtype=np.float32)
+        gradient, squares, products = self._sparse_part(W)
+        a, q = self._weights32
+        k = self.negative
+        work = self._work_buffer()
+        C_a = W.T @ np.multiply(W, a[:, None], out=work)        # d x d, float32 products
+        C_q = W.T @ np.multiply(W, q[:, None], out=work)
+        a_W, q_W = a @ W, q @ W
+        for weights, C in ((a, C_q), (q, C_a)):                 # (B o X) W = k/2 (D_a W C_Q + D_Q W C_a)
+            np.matmul(W, np.float32(0.5 * k) * C, out=work)
+            work *= weights[:, None]
+            gradient += work
+        for weights, W_sums in ((a, q_W), (q, a_W)):            # 2 B W = k (a (Q^T W) + Q (a^T W))
+            np.multiply(weights[:, None], np.float32(k) * W_sums[None, :], out=work)
+            gradient += work
+        value = (0.25 * (squares + k * np.sum(C_a.astype(np.float64) * C_q))
+                 - (products - k * float(a_W.astype(np.float64) @ q_W)))
+        return float(value), gradient
+
+    def row_curvature(self, W):
+        """``h_i = sum_j G_ij ||w_j||^2 / d``: the mean eigenvalue of row i's Gauss-Newton block ``sum_j G_ij w_j w_j^T``
+        (the preconditioner of :func:`minimise`)."""
+        norms = np.einsum("ij,ij->i", W, W, dtype=np.float64)
+        A_norms = np.zeros_like(norms)
+        upper, step = self._upper, max(1, int(len(norms) * (1 << 21) // max(self._upper.nnz, 1)))
+        for lo in range(0, len(norms), step):     # row blocks of ~2M entries: temporaries stay small
+            block = upper[lo:lo + step]
+            A_norms[lo:lo + step] += block @ norms
+            A_norms += block.T @ norms[lo:lo + step]
+            A_norms[lo:lo + step] -= block[:, lo:lo + step].diagonal() * norms[lo:lo + step]
+        A_norms /= self.total
+        a, q, k = self.pair_rate, self.noise, self.negative
+        return (A_norms + 0.5 * k * (a * (q @ norms) + q * (a @ norms))) / W.shape[1]
+
+
+def minimise(loss, W, steps, memory=LBFGS_MEMORY, callback=None):
+    """Minimise `loss` (:class:`WeightedLoss`) from W by `steps` L-BFGS steps, in float32.
+
+    Preconditioned by ``P = diag(h)`` (:meth:`WeightedLoss.row_curvature` at the start): frequent and rare words'
+    rows, whose curvatures differ by orders of magnitude, then take steps of comparable size. (A shared d x d shape
+    ``h_i W^T diag(sum_i G_ij) W`` converged more slowly on enwiki17m: loss -0.2127 against -0.2147 after 20 steps.)
+    Backtracking (Armijo) line search from a unit step. Returns (W, losses): the last W and L after each step; ``callback(step, W)``
+    after each step.
+    """
+    W = np.array(W, dtype=np.float32, order="C")      # C order: _axpy works on flat views
+    h = loss.row_curvature(W)
+    inverse_rows = (1.0 / np.maximum(h, 1e-12 * h.max())).astype(np.float32)[:, None]
+
+    def precondition(G, out):
+        """out = P^{-1} G"""
+        return np.multiply(G, inverse_rows, out=out)
+
+    value, gradient = loss.value_and_gradient(W)
+    G = gradient.copy()
+    D = np.empty_like(W)
+    history = []      # pairs (s, y), oldest first; at most `memory`, and one more pair of arrays for the trial point
+    spare = None
+    losses = [value]
+    started = time.perf_counter()
+    for step in range(steps):
+        _two_loop(G, history, precondition, D)
+        slope = float(np.vdot(G, D))
+        if not slope < 0:      # not a descent direction (round-off): restart from the preconditioned gradient
+            spare = spare or (history[0] if history else None)
+            history.clear()
+            _two_loop(G, history, precondition, D)
+            slope = float(np.vdot(G, D))
+        if len(history) == memory:            # the oldest pair's arrays take the trial point and the new pair
+            spare = history.pop(0)
+        trial, y = spare if spare is not None else (np.empty_like(W), np.empty_like(W))
+        spare = None
+        alpha = 1.0
+        while True:
+            np.multiply(D, np.float32(alpha), out=trial)
+            trial += W
+            new_value, gradient = loss.value_and_gradient(trial)
+            if new_value <= value + ARMIJO * alpha * slope or alpha < 1e-8:
+                break
+            # the minimum of the parabola through L(0), L'(0) = slope and L(alpha), kept within [alpha/10, alpha/2]
+            curvature = 2.0 * (new_value - value - slope * alpha) / alpha ** 2
+            alpha = min(0.5 * alpha, max(0.1 * alpha, -slope / curvature))
+        W, s = trial, W
+        np.subtract(W, s, out=s)              # s = W_new - W_old, in the old point's array
+        np.subtract(gradient, G, out=y)
+        if float(np.vdot(s, y)) > 0:
+            history.append((s, y))
+        else:
+            spare = (s, y)
+        G[...] = gradient
+        value = new_value
+        losses.append(value)
+        if callback is not None:
+            callback(step + 1, W)
+        logger.info("G-weighted solution: step %d of %d, loss %.6g, step length %g, %.1f s", step + 1, steps, value,
+                    alpha, time.perf_counter() - started)
+    return W, losses
+
+
+def _two_loop(G, history, precondition, out):
+    """out = -H G by the L-BFGS two-loop recursion over the pairs (s, y), with H_0 = gamma P^{-1} (gamma = s'y /
+    y'P^{-1}y of the newest pair, 1 without pairs). In place (BLAS axpy): one V x d temporary."""
+    Q = np.negative(G)
+    alphas = []
+    for s, y in reversed(history):
+        rho = 1.0 / float(np.vdot(y, s))
+        alpha = rho * float(np.vdot(s, Q))
+        _axpy(-alpha, y, Q)
+        alphas.append((rho, alpha))
+    precondition(Q, out)
+    if history:
+        s, y = history[-1]
+        scaled_y = precondition(y, Q)       # Q is free again: it holds P^{-1} y for gamma
+        out *= np.float32(float(np.vdot(s, y)) / float(np.vdot(y, scaled_y)))
+    for (s, y), (rho, alpha) in zip(history, reversed(alphas)):
+        beta = rho * float(np.vdot(y, out))
+        _axpy(alpha - beta, s, out)
+    return out
+
+
+def _axpy(alpha, x, y):
+    """y += alpha x in place (float32, C-contiguous: a flat view of y, never a copy)."""
+    if not (x.flags.c_contiguous and y.flags.c_contiguous):
+        raise ValueError("_axpy needs C-contiguous arrays")
+    saxpy(x.reshape(-1), y.reshape(-1), a=alpha)
