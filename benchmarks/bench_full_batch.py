@@ -111,7 +111,7 @@ def main(argv=None):
     start = time.perf_counter()
     eigenvalues, eigenvectors = model.spectrum()          # only to measure training
     timings["eigensolve (measurement only; also the closed form's solve)"] = time.perf_counter() - start
-    closed = model.analytic_solution(word_weights="uniform")
+    closed = model.analytic_solution(weighting="uniform")
 
     checkpoints = {int(step) for step in args.checkpoints.split(",") if step.strip()}
 

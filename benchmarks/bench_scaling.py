@@ -18,7 +18,8 @@ WordSim-353 and SimLex-999 Spearman.
 A variant is ``WEIGHTS[:POWER][@EIG_POWER]``: ``uniform@0.5`` is the paper's Setting 3.1
 (docs/theory.rst, "The closed form"),
 ``pair-rate:0.5@0.5`` weights pair (i, j) by ``sqrt(a_i a_j)``, ``geometric:1@0.25`` by ``sqrt(a_i Q_i a_j Q_j)``
-with eigenvalues to the power 0.25; ``default`` is ``analytic_solution()`` with no arguments.
+with eigenvalues to the power 0.25; ``none:20`` is the G-weighted solution with 20 L-BFGS steps
+(``analytic_solution(weighting="none", solve_steps=20)``); ``default`` is ``analytic_solution()`` with no arguments.
 
 Usage::
 
@@ -55,12 +56,16 @@ def parse_size(text):
 
 
 def parse_variant(text):
-    """'pair-rate:0.5@0.25' -> dict(word_weights='pair-rate', weight_power=0.5, eig_power=0.25)."""
+    """'pair-rate:0.5@0.25' -> dict(weighting='uniform', word_weights='pair-rate', weight_power=0.5, eig_power=0.25);
+    'none:20' -> dict(weighting='none', solve_steps=20) (the G-weighted solution)."""
     if text == "default":
         return {}
+    if text.partition(":")[0] == "none":
+        steps = text.partition(":")[2]
+        return dict(weighting="none", **({"solve_steps": int(steps)} if steps else {}))
     weights, _, eig = text.partition("@")
     kind, _, power = weights.partition(":")
-    spec = dict(word_weights=kind, eig_power=float(eig) if eig else 0.5)
+    spec = dict(weighting="uniform", word_weights=kind, eig_power=float(eig) if eig else 0.5)
     if kind != "uniform":
         spec["weight_power"] = float(power) if power else 1.0
     return spec
@@ -108,15 +113,21 @@ def run_closed_form(args):
     res["variants"] = {}
     solved = {}
     defaults = {name: p.default for name, p in inspect.signature(QWEM.analytic_solution).parameters.items()
-                if name in ("word_weights", "weight_power", "eig_power")}
+                if name in ("word_weights", "weight_power", "eig_power", "weighting", "solve_steps")}
+    defaults["weighting"] = defaults["weighting"] or model.weighting     # None: the model's own
     res["analytic_solution_defaults"] = defaults
     for name in args.variants.split(","):
         spec = parse_variant(name)
         full = dict(defaults, **spec)
-        solve_key = (full["word_weights"], None if full["word_weights"] == "uniform" else full["weight_power"])
+        if full["weighting"] == "none":
+            solve_key = ("none", full["solve_steps"])
+        else:
+            solve_key = (full["word_weights"], None if full["word_weights"] == "uniform" else full["weight_power"])
         start, cpu = time.perf_counter(), cpu_seconds()
         wv = model.analytic_solution(**spec)
         elapsed = time.perf_counter() - start
+        if full["weighting"] == "none" and ("uniform", None) in solved:
+            elapsed += solved[("uniform", None)]    # it started from the cached closed form: charge its eigensolve
         # a variant that reuses an earlier solve of the same weights is charged that solve's time
         solve_s = solved.setdefault(solve_key, elapsed)
         out = {"spec": spec, "solve_s": solve_s, "this_call_s": elapsed, "this_call_cpu_s": cpu_seconds() - cpu,

@@ -53,8 +53,8 @@ def run_slice(corpus_path, lines, variants, sample, paths):
     rows = []
     for negative, ns_exponent, weights, saturation in variants:
         start = time.perf_counter()
-        kv = model.analytic_solution(word_weights=weights, negative=negative, ns_exponent=ns_exponent,
-                                     saturation=saturation)
+        kv = model.analytic_solution(weighting="uniform", word_weights=weights, negative=negative,
+                                     ns_exponent=ns_exponent, saturation=saturation)
         rows.append(dict(negative=negative, ns_exponent=ns_exponent, word_weights=weights, saturation=saturation,
                          solve_s=time.perf_counter() - start, **evaluate(kv, paths)))
         logging.info("%s", json.dumps(rows[-1]))

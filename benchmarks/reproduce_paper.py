@@ -11,7 +11,7 @@ From the same vocabulary and the same pair statistics (``model.statistics``) it 
 - ``QWEM trained``: ``QWEM(weighting='uniform')`` from small initialisation (`--init-scale`, default
   ``1e-3 / sqrt(d)``) at a constant learning rate, trained in `--records-per-epoch` slices per epoch;
   after each slice the singular values of W are recorded against theory time ``t = model.theory_time``.
-- ``QWEM closed form``: ``model.analytic_solution(word_weights="uniform")``, the top-d eigenpairs of M*: the
+- ``QWEM closed form``: ``model.analytic_solution(weighting="uniform")``, the top-d eigenpairs of M*: the
   paper's Setting 3.1, the end point of the uniform training above.
 - ``QWEM closed form, pair-rate weights``: ``model.analytic_solution(word_weights="pair-rate")`` (rank-one
   pair weights g_i = a_i^0.25, see docs/theory.rst), from the same statistics.
@@ -517,7 +517,7 @@ def main(argv=None):
 
     # closed form and the spectrum of M* (one eigensolve, cached by the model)
     eigenvalues, eigenvectors = timed("eigensolve of M* (top d, Lanczos)", timings, model.spectrum, args.dim)
-    closed = model.analytic_solution(word_weights="uniform")   # Setting 3.1, served from the solve above
+    closed = model.analytic_solution(weighting="uniform")   # Setting 3.1, served from the solve above
     results["QWEM closed form"] = timed("evaluate closed form (4 benchmarks)", timings, evaluate_all, closed, paths,
                                         vocab_size)
     logger.info("closed form: %s", _summary(results["QWEM closed form"]))

@@ -470,7 +470,7 @@ def _cmd_demo(args):
     _train_with_callbacks(model, corpus, _progress_callbacks(args))
     train_time = default_timer() - tic
     tic = default_timer()
-    closed = model.analytic_solution(word_weights="uniform")   # the end point of weighting="uniform" training
+    closed = model.analytic_solution(weighting="uniform")   # the end point of weighting="uniform" training
     closed_time = default_timer() - tic
 
     print(f"QWEM demo on gensim's Lee corpus ({model.corpus_count} lines, {model.corpus_total_words:,} words; "
@@ -480,7 +480,7 @@ def _cmd_demo(args):
     print(f"  training                        vector_size={model.vector_size}, window={model.window}, "
           f"negative={model.negative}, alpha={model.alpha:g}, {_training_length(model)}   "
           f"{_format_seconds(train_time)}", file=out)
-    print(f"  closed form                     model.analytic_solution(word_weights='uniform'): top "
+    print(f"  closed form                     model.analytic_solution(weighting='uniform'): top "
           f"{model.vector_size} eigenpairs "
           f"of M*   {_format_seconds(closed_time)}", file=out)
 

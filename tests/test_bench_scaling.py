@@ -18,9 +18,12 @@ def test_sizes_and_variants_parse():
     with pytest.raises(ValueError):
         bench_scaling.parse_size("0")
     assert bench_scaling.parse_variant("default") == {}
-    assert bench_scaling.parse_variant("uniform@0.25") == dict(word_weights="uniform", eig_power=0.25)
-    assert bench_scaling.parse_variant("pair-rate:0.5") == dict(word_weights="pair-rate", eig_power=0.5,
-                                                                 weight_power=0.5)
+    assert bench_scaling.parse_variant("uniform@0.25") == dict(weighting="uniform", word_weights="uniform",
+                                                                eig_power=0.25)
+    assert bench_scaling.parse_variant("pair-rate:0.5") == dict(weighting="uniform", word_weights="pair-rate",
+                                                                 eig_power=0.5, weight_power=0.5)
+    assert bench_scaling.parse_variant("none") == dict(weighting="none")
+    assert bench_scaling.parse_variant("none:20") == dict(weighting="none", solve_steps=20)
 
 
 def test_slices_are_nested_prefixes_cut_at_line_ends(tmp_path):
