@@ -262,3 +262,26 @@ def pair_gradient_rows(const int64_t[::1] indptr, const int32_t[::1] indices, co
                 cursor[i - row_start] = p
             first = last
     return squares, products
+
+
+def upper_weighted_row_sums(const int64_t[::1] indptr, const int32_t[::1] indices, const real[::1] data,
+                            const double[::1] weights):
+    """(U + U^T - diag U) weights (float64) for the symmetric matrix whose upper triangle is given: sum_i +=
+    U_ij weights_j and, off the diagonal, sum_j += U_ij weights_i (:func:`upper_row_sums` with weights)."""
+    cdef int64_t n = indptr.shape[0] - 1
+    cdef int64_t i, p
+    cdef int32_t j
+    if weights.shape[0] != n:
+        raise ValueError(f"weights must have one entry per row ({n}), got {weights.shape[0]}")
+    sums = np.zeros(n, dtype=np.float64)
+    cdef double[::1] out = sums
+    cdef double u
+    with nogil:
+        for i in range(n):
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                u = data[p]
+                out[i] += u * weights[j]
+                if j != i:
+                    out[j] += u * weights[i]
+    return sums

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.linalg.blas import saxpy
 
 from gensim_qwem._parallel import RowSplit, usable_cpus
-from gensim_qwem._symmetric import pair_gradient_rows
+from gensim_qwem._symmetric import pair_gradient_rows, upper_weighted_row_sums
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,6 @@ class WeightedLoss:
     def __init__(self, operator, threads=None):
         upper = operator.pair_upper
         self.total = float(operator.pair_rate.sum())
-        self._upper = upper
         self._pair_arrays = (upper.indptr.astype(np.int64), upper.indices.astype(np.int32, copy=False), upper.data)
         self.pair_rate = operator.pair_rate / self.total
         self.noise = np.asarray(operator.noise, dtype=np.float64)
@@ -109,13 +108,8 @@ class WeightedLoss:
         """``h_i = sum_j G_ij ||w_j||^2 / d``: the mean eigenvalue of row i's Gauss-Newton block ``sum_j G_ij w_j w_j^T``
         (the preconditioner of :func:`minimise`)."""
         norms = np.einsum("ij,ij->i", W, W, dtype=np.float64)
-        A_norms = np.zeros_like(norms)
-        upper, step = self._upper, max(1, int(len(norms) * (1 << 21) // max(self._upper.nnz, 1)))
-        for lo in range(0, len(norms), step):     # row blocks of ~2M entries: temporaries stay small
-            block = upper[lo:lo + step]
-            A_norms[lo:lo + step] += block @ norms
-            A_norms += block.T @ norms[lo:lo + step]
-            A_norms[lo:lo + step] -= block[:, lo:lo + step].diagonal() * norms[lo:lo + step]
+        indptr, indices, data = self._pair_arrays
+        A_norms = upper_weighted_row_sums(indptr, indices, data, norms)
         A_norms /= self.total
         a, q, k = self.pair_rate, self.noise, self.negative
         return (A_norms + 0.5 * k * (a * (q @ norms) + q * (a @ norms))) / W.shape[1]

@@ -165,3 +165,17 @@ def test_closed_form_options_with_weighting_none_are_refused_with_the_fix(lee_mo
 def test_bad_solve_arguments_are_refused(lee_model, kwargs, error, message):
     with pytest.raises(error, match=message):
         lee_model.analytic_solution(**kwargs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weighted_row_sums_are_the_symmetric_product(dtype):
+    from gensim_qwem._symmetric import upper_weighted_row_sums
+    operator, _ = target_of_random_corpus(5, 30)
+    upper = operator.pair_upper
+    weights = np.random.default_rng(0).uniform(0.1, 2.0, 30)
+    dense = upper.toarray().astype(np.float64)
+    expected = (dense + dense.T - np.diag(np.diag(dense))) @ weights
+    got = upper_weighted_row_sums(upper.indptr.astype(np.int64), upper.indices, upper.data.astype(dtype), weights)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="one entry per row"):
+        upper_weighted_row_sums(upper.indptr.astype(np.int64), upper.indices, upper.data, weights[:-1])
