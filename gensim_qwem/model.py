@@ -451,7 +451,8 @@ class QWEM(GensimTraining, Word2Vec):
                                                                         saturation)
         vectors = embeddings_from_eigenpairs(eigenvalues, eigenvectors, eig_power, weights)
         if weighting == "none" and solve_steps:
-            vectors, _ = minimise(WeightedLoss(self._target(*setting).operator), vectors, solve_steps)
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)     # the float64 start is not kept
+            vectors, _ = minimise(WeightedLoss(self._target(*setting).operator), vectors, solve_steps, overwrite=True)
         kv = self._keyed_vectors(vectors)
         if replace:
             self.wv.vectors[...] = kv.vectors

@@ -241,6 +241,11 @@ class TargetOperator(LinearOperator):
     def _adjoint(self):
         return self
 
+    def release_buffers(self):
+        """Drop the block products' output buffers (V x 16 per thread; made again by the next block product)."""
+        with self._lock:
+            self._block_buffers = None
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_lock"] = state["_block_buffers"] = None
@@ -384,13 +389,14 @@ class Target:
             slot, key = "other", (tol, kind, None if kind == "uniform" else float(weight_power), saturation)
         cached = self._spectra.get(slot)
         if cached is None or cached[0] != key or len(cached[1]) < k:   # a larger solve serves smaller k
-            operator = self.saturated_operator(saturation)
+            operator = target = self.saturated_operator(saturation)
             if kind == "uniform":
                 weights = None
             else:
                 weights = word_weights(kind, self.pair_rate, self.noise, weight_power)
-                operator = ScaledOperator(operator, weights)
+                operator = ScaledOperator(target, weights)
             values, vectors = top_eigenpairs(operator, k, tol=tol, seed=seed)
+            target.release_buffers()      # what follows (e.g. the G-weighted steps) needs the memory more
             signs = np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(k)])
             cached = self._spectra[slot] = (key, values, vectors * signs, weights)
         return cached[1][:k], cached[2][:, :k], cached[3]

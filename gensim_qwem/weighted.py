@@ -24,7 +24,7 @@ from gensim_qwem._symmetric import pair_gradient_rows, upper_weighted_row_sums
 
 logger = logging.getLogger(__name__)
 
-LBFGS_MEMORY = 3   # pairs (s, y) kept: each is two V x d float32 arrays
+LBFGS_MEMORY = 1   # pairs (s, y) kept, two V x d float32 arrays each. enwiki17m, 10 / 20 steps: 39.2 / 43.0% at 1, 40.3 / 43.2% at 2 (54 MB more), 40.8 / 43.2% at 3
 SOLVE_STEPS = 10   # analytic_solution's default steps
 # a row's fixed work in the gradient kernel, in entries' worth, for cutting the rows between threads (the rare words'
 # short rows revisit w_i and the output row once per column tile): enwiki17m on 2 threads, 0.82-0.99 s a gradient
@@ -49,18 +49,23 @@ class WeightedLoss:
         self._weights32 = (self.pair_rate.astype(np.float32), self.noise.astype(np.float32))
         self._rows = RowSplit.balanced(upper.indptr, usable_cpus() if threads is None else threads,
                                        GRADIENT_ROW_COST)
-        self._buffers = self._dense_buffer = None
+        self._buffers = self._dense_buffer = self._shape = self._own_gradient = None
 
-    def _sparse_part(self, W):
-        """(A o (X - 2)) W and (sum A x^2, sum A x), the row ranges' buffers summed in range order."""
-        if self._buffers is None or self._buffers[0].shape != W.shape:
-            self._buffers = {lo: np.empty(W.shape, dtype=np.float32) for lo, _ in self._rows.ranges}
-            self._dense_buffer = None
+    def _sparse_part(self, W, first):
+        """(A o (X - 2)) W and (sum A x^2, sum A x): the first row range's part in `first` (float32 V x d), the
+        others in buffers of this loss, summed into `first` in range order."""
+        if self._buffers is None or self._shape != W.shape:
+            self._buffers, self._shape, self._dense_buffer = {}, W.shape, None
         scale = np.float32(1.0 / self.total)
         indptr, indices, data = self._pair_arrays
 
         def part(lo, hi):
-            out = self._buffers[lo]
+            if lo == self._rows.ranges[0][0]:
+                out = first
+            else:
+                out = self._buffers.get(lo)
+                if out is None:
+                    out = self._buffers[lo] = np.empty(W.shape, dtype=np.float32)
             out[...] = 0.0
             sums = pair_gradient_rows(indptr, indices, data, W, out, lo, hi, 2.0)
             return out, sums
@@ -79,14 +84,20 @@ class WeightedLoss:
         if len(self._rows.ranges) > 1:
             return self._buffers[self._rows.ranges[1][0]]
         if self._dense_buffer is None:
-            self._dense_buffer = np.empty_like(self._buffers[0])
+            self._dense_buffer = np.empty(self._shape, dtype=np.float32)
         return self._dense_buffer
 
-    def value_and_gradient(self, W):
-        """(L(W) + const, grad L(W)) for a float32 V x d W; the gradient is float32 and reuses a buffer of this
-        loss (valid until the next call)."""
+    def value_and_gradient(self, W, out=None):
+        """(L(W) + const, grad L(W)) for a float32 V x d W; the gradient (float32) is written into `out` where given
+        (a float32 C-ordered V x d array), else into a buffer of this loss (valid until the next call)."""
         W = np.ascontiguousarray(W, dtype=np.float32)
-        gradient, squares, products = self._sparse_part(W)
+        if out is None:
+            if self._own_gradient is None or self._own_gradient.shape != W.shape:
+                self._own_gradient = np.empty(W.shape, dtype=np.float32)
+            out = self._own_gradient
+        elif out.shape != W.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise ValueError("out must be a float32 C-ordered array of W's shape")
+        gradient, squares, products = self._sparse_part(W, out)
         a, q = self._weights32
         k = self.negative
         work = self._work_buffer()
@@ -115,37 +126,35 @@ class WeightedLoss:
         return (A_norms + 0.5 * k * (a * (q @ norms) + q * (a @ norms))) / W.shape[1]
 
 
-def minimise(loss, W, steps, memory=LBFGS_MEMORY, callback=None):
+def minimise(loss, W, steps, memory=LBFGS_MEMORY, callback=None, overwrite=False):
     """Minimise `loss` (:class:`WeightedLoss`) from W by `steps` L-BFGS steps, in float32.
 
     Preconditioned by ``P = diag(h)`` (:meth:`WeightedLoss.row_curvature` at the start): frequent and rare words'
     rows, whose curvatures differ by orders of magnitude, then take steps of comparable size. (A shared d x d shape
     ``h_i W^T diag(sum_i G_ij) W`` converged more slowly on enwiki17m: loss -0.2127 against -0.2147 after 20 steps.)
-    Backtracking (Armijo) line search from a unit step. Returns (W, losses): the last W and L after each step; ``callback(step, W)``
-    after each step.
+    Backtracking (Armijo) line search from a unit step (then the minimum of the interpolating parabola). With
+    `overwrite`, a float32 C-ordered W is used as workspace (its contents are lost) instead of copied. Returns
+    (W, losses): the last W and L after each step; ``callback(step, W)`` after each step.
     """
-    W = np.array(W, dtype=np.float32, order="C")      # C order: _axpy works on flat views
+    if not (overwrite and isinstance(W, np.ndarray) and W.dtype == np.float32 and W.flags.c_contiguous):
+        W = np.array(W, dtype=np.float32, order="C")      # C order: _axpy works on flat views
     h = loss.row_curvature(W)
-    inverse_rows = (1.0 / np.maximum(h, 1e-12 * h.max())).astype(np.float32)[:, None]
+    inverse_rows = (1.0 / np.maximum(h, 1e-12 * h.max())).astype(np.float32)[:, None]    # P^{-1} = diag(1 / h)
 
-    def precondition(G, out):
-        """out = P^{-1} G"""
-        return np.multiply(G, inverse_rows, out=out)
-
-    value, gradient = loss.value_and_gradient(W)
-    G = gradient.copy()
+    G = np.empty_like(W)
+    value, _ = loss.value_and_gradient(W, out=G)
     D = np.empty_like(W)
     history = []      # pairs (s, y), oldest first; at most `memory`, and one more pair of arrays for the trial point
     spare = None
     losses = [value]
     started = time.perf_counter()
     for step in range(steps):
-        _two_loop(G, history, precondition, D)
+        _two_loop(G, history, inverse_rows, D)
         slope = float(np.vdot(G, D))
         if not slope < 0:      # not a descent direction (round-off): restart from the preconditioned gradient
             spare = spare or (history[0] if history else None)
             history.clear()
-            _two_loop(G, history, precondition, D)
+            _two_loop(G, history, inverse_rows, D)
             slope = float(np.vdot(G, D))
         if len(history) == memory:            # the oldest pair's arrays take the trial point and the new pair
             spare = history.pop(0)
@@ -155,7 +164,7 @@ def minimise(loss, W, steps, memory=LBFGS_MEMORY, callback=None):
         while True:
             np.multiply(D, np.float32(alpha), out=trial)
             trial += W
-            new_value, gradient = loss.value_and_gradient(trial)
+            new_value, _ = loss.value_and_gradient(trial, out=y)     # y holds the new gradient for now
             if new_value <= value + ARMIJO * alpha * slope or alpha < 1e-8:
                 break
             # the minimum of the parabola through L(0), L'(0) = slope and L(alpha), kept within [alpha/10, alpha/2]
@@ -163,12 +172,12 @@ def minimise(loss, W, steps, memory=LBFGS_MEMORY, callback=None):
             alpha = min(0.5 * alpha, max(0.1 * alpha, -slope / curvature))
         W, s = trial, W
         np.subtract(W, s, out=s)              # s = W_new - W_old, in the old point's array
-        np.subtract(gradient, G, out=y)
+        y -= G                                # y = G_new - G_old; then G += y is G_new
+        G += y
         if float(np.vdot(s, y)) > 0:
             history.append((s, y))
         else:
             spare = (s, y)
-        G[...] = gradient
         value = new_value
         losses.append(value)
         if callback is not None:
@@ -178,21 +187,22 @@ def minimise(loss, W, steps, memory=LBFGS_MEMORY, callback=None):
     return W, losses
 
 
-def _two_loop(G, history, precondition, out):
-    """out = -H G by the L-BFGS two-loop recursion over the pairs (s, y), with H_0 = gamma P^{-1} (gamma = s'y /
-    y'P^{-1}y of the newest pair, 1 without pairs). In place (BLAS axpy): one V x d temporary."""
-    Q = np.negative(G)
+def _two_loop(G, history, inverse_rows, out):
+    """out = -H G by the L-BFGS two-loop recursion over the pairs (s, y), with H_0 = gamma P^{-1}, P^{-1} =
+    diag(inverse_rows) (gamma = s'y / y'P^{-1}y of the newest pair, 1 without pairs). In place in `out` (BLAS
+    axpy): no V x d temporary."""
+    np.negative(G, out=out)
     alphas = []
     for s, y in reversed(history):
         rho = 1.0 / float(np.vdot(y, s))
-        alpha = rho * float(np.vdot(s, Q))
-        _axpy(-alpha, y, Q)
+        alpha = rho * float(np.vdot(s, out))
+        _axpy(-alpha, y, out)
         alphas.append((rho, alpha))
-    precondition(Q, out)
+    out *= inverse_rows
     if history:
         s, y = history[-1]
-        scaled_y = precondition(y, Q)       # Q is free again: it holds P^{-1} y for gamma
-        out *= np.float32(float(np.vdot(s, y)) / float(np.vdot(y, scaled_y)))
+        scaled = float(np.einsum("ij,ij,i->", y, y, inverse_rows[:, 0], dtype=np.float64))   # y' P^{-1} y
+        out *= np.float32(float(np.vdot(s, y)) / scaled)
     for (s, y), (rho, alpha) in zip(history, reversed(alphas)):
         beta = rho * float(np.vdot(y, out))
         _axpy(alpha - beta, s, out)

@@ -179,3 +179,15 @@ def test_weighted_row_sums_are_the_symmetric_product(dtype):
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     with pytest.raises(ValueError, match="one entry per row"):
         upper_weighted_row_sums(upper.indptr.astype(np.int64), upper.indices, upper.data, weights[:-1])
+
+
+def test_value_and_gradient_into_a_given_array():
+    operator, _ = target_of_random_corpus(2, 30)
+    loss = WeightedLoss(operator, threads=2)
+    W = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32)
+    value, gradient = loss.value_and_gradient(W)
+    out = np.full_like(W, np.nan)
+    assert loss.value_and_gradient(W, out=out)[0] == value
+    np.testing.assert_array_equal(out, gradient)
+    with pytest.raises(ValueError, match="float32 C-ordered array of W's shape"):
+        loss.value_and_gradient(W, out=np.zeros((30, 4)))
