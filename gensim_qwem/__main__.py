@@ -541,7 +541,9 @@ def _cmd_train(args):
     tic = default_timer()
     if args.closed_form:
         model.analytic_solution(replace=True)
-        print(f"closed form (analytic_solution()): top {model.vector_size} eigenpairs   "
+        from gensim_qwem.weighted import SOLVE_STEPS
+        steps = f" + {SOLVE_STEPS} G-weighted steps" if model.weighting == "none" else ""
+        print(f"closed form (analytic_solution()): top {model.vector_size} eigenpairs{steps}   "
               f"{_format_seconds(default_timer() - tic)}")
     else:
         _train_with_callbacks(model, corpus, _progress_callbacks(args))
