@@ -195,22 +195,8 @@ def target_matmat(const int64_t[::1] indptr, const int32_t[::1] indices, const r
 
 def upper_row_sums(const int64_t[::1] indptr, const int32_t[::1] indices, const real[::1] data):
     """Row sums (float64) of the symmetric matrix whose upper triangle (CSR, j >= i) is given:
-    sum_i += U_ij and, off the diagonal, sum_j += U_ij. No temporaries beyond the result."""
-    cdef int64_t n = indptr.shape[0] - 1
-    cdef int64_t i, p
-    cdef int32_t j
-    sums = np.zeros(n, dtype=np.float64)
-    cdef double[::1] out = sums
-    cdef double u
-    with nogil:
-        for i in range(n):
-            for p in range(indptr[i], indptr[i + 1]):
-                j = indices[p]
-                u = data[p]
-                out[i] += u
-                if j != i:
-                    out[j] += u
-    return sums
+    sum_i += U_ij and, off the diagonal, sum_j += U_ij (:func:`upper_weighted_row_sums` with weights 1)."""
+    return upper_weighted_row_sums(indptr, indices, data, np.ones(indptr.shape[0] - 1))
 
 
 # rows of W per column tile of pair_gradient_rows (a row of W is 4 d bytes): enwiki17m (V = 68k, d = 100), the
@@ -267,7 +253,7 @@ def pair_gradient_rows(const int64_t[::1] indptr, const int32_t[::1] indices, co
 def upper_weighted_row_sums(const int64_t[::1] indptr, const int32_t[::1] indices, const real[::1] data,
                             const double[::1] weights):
     """(U + U^T - diag U) weights (float64) for the symmetric matrix whose upper triangle is given: sum_i +=
-    U_ij weights_j and, off the diagonal, sum_j += U_ij weights_i (:func:`upper_row_sums` with weights)."""
+    U_ij weights_j and, off the diagonal, sum_j += U_ij weights_i. No temporaries beyond the result."""
     cdef int64_t n = indptr.shape[0] - 1
     cdef int64_t i, p
     cdef int32_t j
