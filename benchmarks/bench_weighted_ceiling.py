@@ -8,11 +8,12 @@ line end), and evaluates the iterate at checkpoints (Google analogies restrict_v
 WS-353, SimLex-999; bench_vs_gensim's ``evaluate``). Once the loss stops moving, the scores are those of the
 objective's minimiser itself: what any solver of the objective that training minimises (``weighting="none"``,
 psi = 1) can reach on that slice. gensim's Word2Vec(sg=1), ``--epochs`` epochs, runs on the same slices in the
-same run (bench_vs_gensim's child), for the gap.
+same run (bench_vs_gensim's child), for the gap. ``--vector-size`` sets d for both (100: bench_vs_gensim's COMMON).
 
 Usage::
 
     python benchmarks/bench_weighted_ceiling.py CORPUS --sizes 2M,4M,8M,17M --memory 10 --steps 200
+    python benchmarks/bench_weighted_ceiling.py CORPUS --vector-size 200 --memory 1 --steps 10   # the default at d=200
 """
 import argparse
 import json
@@ -32,9 +33,9 @@ logger = logging.getLogger("bench_weighted_ceiling")
 CHECKPOINTS = (0, 10, 20, 40, 80, 120, 160, 200, 300, 400)
 
 
-def ceiling_of_slice(corpus, lines, memory, steps, checkpoints):
-    """build_vocab + count on the first `lines` lines, the closed form, then `steps` L-BFGS steps with `memory`
-    pairs; a row of scores at each checkpoint (step 0: the closed form)."""
+def ceiling_of_slice(corpus, lines, memory, steps, checkpoints, settings=COMMON):
+    """build_vocab + count on the first `lines` lines (QWEM(**settings)), the closed form, then `steps` L-BFGS steps
+    with `memory` pairs; a row of scores at each checkpoint (step 0: the closed form)."""
     import numpy as np
     from gensim.models.word2vec import LineSentence
     from gensim_qwem import QWEM
@@ -44,7 +45,7 @@ def ceiling_of_slice(corpus, lines, memory, steps, checkpoints):
              "wordsim353": eval_data_path("wordsim353.tsv", None),
              "simlex999": eval_data_path("simlex999.txt", None)}
     sentences = LineSentence(corpus, limit=lines)
-    model = QWEM(**COMMON)
+    model = QWEM(**settings)
     model.build_vocab(sentences)
     model.count_statistics(sentences)
     start = np.ascontiguousarray(model.analytic_solution(weighting="uniform").vectors, dtype=np.float32)
@@ -74,7 +75,7 @@ def markdown(report):
              f"- gensim_qwem {report['machine']['gensim_qwem']} ({report['machine']['gensim_qwem_git']}), "
              f"gensim {report['machine']['gensim']}",
              f"- command: `{report['command']}`",
-             f"- QWEM: {', '.join(f'{k}={v}' for k, v in COMMON.items())}; closed form (`weighting=\"uniform\"`), "
+             f"- QWEM: {', '.join(f'{k}={v}' for k, v in report['settings'].items())}; closed form (`weighting=\"uniform\"`), "
              f"then {report['steps']} L-BFGS steps of `gensim_qwem.weighted.minimise` with {report['memory']} pairs "
              "(the default `analytic_solution()` keeps 1 pair and takes 10 steps)",
              f"- gensim: Word2Vec(sg=1), {report['epochs']} epochs, same parameters, same run", "",
@@ -117,6 +118,8 @@ def main(argv=None):
     parser.add_argument("--sizes", default="2M,4M,8M,17M", help="slice sizes in tokens (%(default)s)")
     parser.add_argument("--memory", type=int, default=10, help="L-BFGS pairs kept (%(default)s)")
     parser.add_argument("--steps", type=int, default=200, help="L-BFGS steps (%(default)s)")
+    parser.add_argument("--vector-size", type=int, default=COMMON["vector_size"],
+                        help="d of QWEM and gensim (%(default)s)")
     parser.add_argument("--epochs", type=int, default=3, help="gensim's epochs (%(default)s); 0: no gensim run")
     parser.add_argument("--out", default=None, help="markdown file, JSON beside it "
                         "(default benchmarks/results/weighted_ceiling_DATE_CORPUS.md)")
@@ -127,8 +130,9 @@ def main(argv=None):
     logger.setLevel(logging.INFO)
     if not os.path.isfile(args.corpus):
         parser.error(f"corpus {args.corpus!r} is not a file")
-    if args.memory < 1 or args.steps < 1:
-        parser.error("--memory and --steps must be at least 1")
+    if args.memory < 1 or args.steps < 1 or args.vector_size < 1:
+        parser.error("--memory, --steps and --vector-size must be at least 1")
+    settings = dict(COMMON, vector_size=args.vector_size)
     labels = [s.strip() for s in args.sizes.split(",") if s.strip()]
     try:
         sizes = [parse_size(label) for label in labels]
@@ -141,16 +145,17 @@ def main(argv=None):
     cuts = slice_lines(args.corpus, sizes)
     report = {"command": " ".join(["python", os.path.relpath(os.path.abspath(__file__))] + sys.argv[1:]),
               "corpus": os.path.abspath(args.corpus), "corpus_name": corpus_name, "memory": args.memory,
-              "steps": args.steps, "epochs": args.epochs, "machine": machine, "slices": {}}
+              "steps": args.steps, "epochs": args.epochs, "settings": settings, "machine": machine, "slices": {}}
     for size, label in zip(sizes, labels):
         lines, tokens = cuts[size]
         entry = report["slices"][label] = {"lines": lines, "tokens": tokens}
         logger.info("slice %s (%i tokens, %i lines): QWEM", label, tokens, lines)
-        entry["qwem"] = ceiling_of_slice(args.corpus, lines, args.memory, args.steps, checkpoints)
+        entry["qwem"] = ceiling_of_slice(args.corpus, lines, args.memory, args.steps, checkpoints, settings)
         if args.epochs:
             logger.info("slice %s: gensim", label)
             child_args = types.SimpleNamespace(corpus=args.corpus, epochs=args.epochs, max_lines=lines,
-                                               questions=None, wordsim=None, simlex=None, set=None,
+                                               questions=None, wordsim=None, simlex=None,
+                                               set=[f"gensim.vector_size={args.vector_size}"],
                                                verbose=args.verbose, timeout=None)
             entry["gensim"] = run_child("gensim", child_args)
     report["load_average_end"] = list(os.getloadavg())
