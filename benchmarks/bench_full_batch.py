@@ -35,7 +35,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from bench_vs_gensim import eval_data_path, evaluate, machine_info, peak_rss_mib, write_report  # noqa: E402
+from bench_vs_gensim import eval_paths, evaluate, machine_info, peak_rss_mib, write_report  # noqa: E402
 from reproduce_paper import LineRange, evaluate_all, gram_distance, line_offsets  # noqa: E402
 
 logger = logging.getLogger("bench_full_batch")
@@ -92,8 +92,7 @@ def main(argv=None):
     stem = f"full_batch_{args.setting}_{machine['date'][:10]}" + (f"_{args.max_lines}lines" if args.max_lines else "")
     out = args.out or os.path.join(HERE, "results", stem + ".md")
     stem = os.path.splitext(os.path.basename(out))[0]
-    paths = {name: eval_data_path(name + ext, None) for name, ext in
-             (("questions", "-words.txt"), ("wordsim353", ".tsv"), ("simlex999", ".txt"))}
+    paths = eval_paths()
     corpus = LineRange(args.corpus, 0, len(line_offsets(args.corpus, args.max_lines)) - 1)
     settings = dict(SETTINGS[args.setting], workers=args.workers, seed=args.seed)
     extra = dict(init_scale=1e-3 / math.sqrt(settings["vector_size"])) if args.setting == "paper" else {}

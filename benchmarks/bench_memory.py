@@ -33,7 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from bench_vs_gensim import (COMMON, _jsonable, current_rss_mib, eval_data_path, evaluate,  # noqa: E402
+from bench_vs_gensim import (COMMON, _jsonable, current_rss_mib, eval_paths, evaluate,  # noqa: E402
                              machine_info, peak_rss_mib, run_config, write_report)
 
 PHASES = ("vocab", "counting", "eigensolve", "weighted steps")
@@ -116,9 +116,7 @@ def run_closed_form(args):
     res["corpus_words"] = int(model.corpus_total_words)
     res["vocab_size"] = len(model.wv)
     res["eigenvalues_top5"] = [float(v) for v in np.asarray(model.eigenvalues_)[:5]]
-    paths = {"questions": eval_data_path("questions-words.txt", None),
-             "wordsim353": eval_data_path("wordsim353.tsv", None),
-             "simlex999": eval_data_path("simlex999.txt", None)}
+    paths = eval_paths()
     res.update(evaluate(wv, paths))
     res["load_average_end"] = list(os.getloadavg())
     return res

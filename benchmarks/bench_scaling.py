@@ -37,7 +37,7 @@ import types
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from bench_vs_gensim import (COMMON, _jsonable, _slug, cpu_seconds, eval_data_path, evaluate,  # noqa: E402
+from bench_vs_gensim import (COMMON, _jsonable, _slug, cpu_seconds, eval_paths, evaluate,  # noqa: E402
                              machine_info, peak_rss_mib, run_child, write_report)
 
 logger = logging.getLogger("bench_scaling")
@@ -94,9 +94,7 @@ def run_closed_form(args):
     from gensim.models.word2vec import LineSentence
     from gensim_qwem import QWEM
 
-    paths = {"questions": eval_data_path("questions-words.txt", None),
-             "wordsim353": eval_data_path("wordsim353.tsv", None),
-             "simlex999": eval_data_path("simlex999.txt", None)}
+    paths = eval_paths()
     corpus = LineSentence(args.corpus, limit=args.max_lines)
     model = QWEM(**COMMON)
     res = {"config": "closed-form", "params": {name: _jsonable(getattr(model, name, None)) for name in (

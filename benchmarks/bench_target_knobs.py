@@ -30,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from bench_vs_gensim import eval_data_path, evaluate, machine_info, write_report  # noqa: E402
+from bench_vs_gensim import eval_paths, evaluate, machine_info, write_report  # noqa: E402
 
 
 def parse_variant(text):
@@ -96,8 +96,7 @@ def main(argv=None):
         slices = [None if s.strip() == "all" else int(s) for s in args.lines.split(",") if s.strip()]
     except ValueError as error:
         parser.error(str(error))
-    paths = {name: eval_data_path(name + ext, None) for name, ext in
-             (("questions", "-words.txt"), ("wordsim353", ".tsv"), ("simlex999", ".txt"))}
+    paths = eval_paths()
     machine = machine_info()
     report = dict(command="python " + " ".join([os.path.relpath(__file__)] + (sys.argv[1:] if argv is None else argv)),
                   corpus=os.path.abspath(args.corpus), sample=args.sample, machine=machine,

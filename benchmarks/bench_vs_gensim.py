@@ -83,6 +83,13 @@ def eval_data_path(name, override):
     return datapath(name)
 
 
+def eval_paths(questions=None, wordsim=None, simlex=None):
+    """The files :func:`evaluate` reads (:func:`eval_data_path` of each, with its command-line override)."""
+    return {"questions": eval_data_path("questions-words.txt", questions),
+            "wordsim353": eval_data_path("wordsim353.tsv", wordsim),
+            "simlex999": eval_data_path("simlex999.txt", simlex)}
+
+
 # ---------------------------------------------------------------------------------------------- child
 def evaluate(wv, paths):
     """Google analogies (3CosAdd, restrict_vocab=30000) and WordSim-353 / SimLex-999 Spearman."""
@@ -117,9 +124,7 @@ def run_config(config, args):
     from gensim.models.word2vec import LineSentence
     from gensim_qwem import QWEM
 
-    paths = {"questions": eval_data_path("questions-words.txt", args.questions),
-             "wordsim353": eval_data_path("wordsim353.tsv", args.wordsim),
-             "simlex999": eval_data_path("simlex999.txt", args.simlex)}
+    paths = eval_paths(args.questions, args.wordsim, args.simlex)
     res = {"config": config, "load_average_start": list(os.getloadavg()),
            "rss_after_imports_mib": current_rss_mib(), "peak_rss_after_imports_mib": peak_rss_mib()}
     corpus = LineSentence(args.corpus, limit=args.max_lines)

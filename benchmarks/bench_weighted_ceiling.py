@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from bench_scaling import parse_size, slice_lines  # noqa: E402
-from bench_vs_gensim import COMMON, _slug, eval_data_path, evaluate, machine_info, run_child, write_report  # noqa: E402
+from bench_vs_gensim import COMMON, _slug, eval_paths, evaluate, machine_info, run_child, write_report  # noqa: E402
 
 logger = logging.getLogger("bench_weighted_ceiling")
 CHECKPOINTS = (0, 10, 20, 40, 80, 120, 160, 200, 300, 400)
@@ -41,24 +41,24 @@ def ceiling_of_slice(corpus, lines, memory, steps, checkpoints, settings=COMMON)
     from gensim_qwem import QWEM
     from gensim_qwem.weighted import WeightedLoss, minimise
 
-    paths = {"questions": eval_data_path("questions-words.txt", None),
-             "wordsim353": eval_data_path("wordsim353.tsv", None),
-             "simlex999": eval_data_path("simlex999.txt", None)}
+    paths = eval_paths()
     sentences = LineSentence(corpus, limit=lines)
     model = QWEM(**settings)
     model.build_vocab(sentences)
     model.count_statistics(sentences)
     start = np.ascontiguousarray(model.analytic_solution(weighting="uniform").vectors, dtype=np.float32)
     loss = WeightedLoss(model.target_operator())
-    rows, started = [], time.perf_counter()
+    rows, started, evaluating = [], time.perf_counter(), [0.0]     # seconds spent on checkpoints, not solving
 
     def record(step, W):
         if step not in checkpoints:
             return
-        solve_s = time.perf_counter() - started
-        row = {"step": step, "solve_s": solve_s, "loss": float(loss.value_and_gradient(W)[0])}
+        checkpoint = time.perf_counter()
+        row = {"step": step, "solve_s": checkpoint - started - evaluating[0],
+               "loss": float(loss.value_and_gradient(W)[0])}
         row.update(evaluate(model._keyed_vectors(W.copy()), paths))
         rows.append(row)
+        evaluating[0] += time.perf_counter() - checkpoint
         logger.info("step %d: loss %.6f, analogy %.2f%% (syntactic %.2f%%), WS-353 %.3f", step, row["loss"],
                     100 * row["analogy"], 100 * row["analogy_syntactic"], row["wordsim353"])
 

@@ -43,7 +43,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from bench_vs_gensim import eval_data_path, machine_info, write_report  # noqa: E402
+from bench_vs_gensim import eval_paths, machine_info, write_report  # noqa: E402
 
 logger = logging.getLogger("reproduce_paper")
 
@@ -488,9 +488,7 @@ def main(argv=None):
     out = args.out or os.path.join(HERE, "results", stem + ".md")
     stem = os.path.splitext(os.path.basename(out))[0]
     figures_dir = args.figures or os.path.join(os.path.dirname(os.path.abspath(out)), "figures")
-    paths = {"questions": eval_data_path("questions-words.txt", args.questions),
-             "wordsim353": eval_data_path("wordsim353.tsv", args.wordsim),
-             "simlex999": eval_data_path("simlex999.txt", args.simlex)}
+    paths = eval_paths(args.questions, args.wordsim, args.simlex)
     skip = {item.strip() for item in args.skip.split(",") if item.strip()}
     timings, results = {}, {}
 

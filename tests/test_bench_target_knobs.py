@@ -10,7 +10,7 @@ from gensim.test.utils import datapath
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 
 import bench_target_knobs  # noqa: E402
-from bench_vs_gensim import eval_data_path, evaluate  # noqa: E402
+from bench_vs_gensim import eval_paths, evaluate  # noqa: E402
 from gensim_qwem import QWEM  # noqa: E402
 
 
@@ -26,8 +26,7 @@ def test_variants_parse():
 @pytest.mark.slow
 def test_each_variant_is_the_closed_form_of_a_model_with_that_k_and_ns_exponent():
     corpus = datapath("lee_background.cor")
-    paths = {name: eval_data_path(name + ext, None) for name, ext in
-             (("questions", "-words.txt"), ("wordsim353", ".tsv"), ("simlex999", ".txt"))}
+    paths = eval_paths()
     result = bench_target_knobs.run_slice(corpus, None, [(5, 0.75, "uniform", 1.0), (2, 0.5, "uniform", 1.0),
                                                          (2, 0.5, "uniform", 2.0)], 1e-4, paths)
     assert [row["negative"] for row in result["rows"]] == [5, 2, 2]
