@@ -28,6 +28,7 @@ sys.path.insert(0, HERE)
 
 from bench_scaling import parse_size, slice_lines  # noqa: E402
 from bench_vs_gensim import COMMON, _slug, eval_paths, evaluate, machine_info, run_child, write_report  # noqa: E402
+from gensim_qwem.weighted import LBFGS_MEMORY, SOLVE_STEPS  # noqa: E402
 
 logger = logging.getLogger("bench_weighted_ceiling")
 CHECKPOINTS = (0, 10, 20, 40, 80, 120, 160, 200, 300, 400)
@@ -75,9 +76,10 @@ def markdown(report):
              f"- gensim_qwem {report['machine']['gensim_qwem']} ({report['machine']['gensim_qwem_git']}), "
              f"gensim {report['machine']['gensim']}",
              f"- command: `{report['command']}`",
-             f"- QWEM: {', '.join(f'{k}={v}' for k, v in report['settings'].items())}; closed form (`weighting=\"uniform\"`), "
-             f"then {report['steps']} L-BFGS steps of `gensim_qwem.weighted.minimise` with {report['memory']} pairs "
-             "(the default `analytic_solution()` keeps 1 pair and takes 10 steps)",
+             f"- QWEM: {', '.join(f'{k}={v}' for k, v in report['settings'].items())}; closed form "
+             f"(`weighting=\"uniform\"`), then {report['steps']} L-BFGS steps of `gensim_qwem.weighted.minimise` with "
+             f"{report['memory']} pairs (the default `analytic_solution()` keeps {LBFGS_MEMORY} and takes "
+             f"{SOLVE_STEPS} steps)",
              f"- gensim: Word2Vec(sg=1), {report['epochs']} epochs, same parameters, same run", "",
              "Google analogies (restrict_vocab=30000) %, syntactic % in brackets; gap = QWEM - gensim.", "",
              "| slice | tokens | vocab | gensim | step 0 (closed form) | step 10 | step 40 | last step | loss change, "
